@@ -1,0 +1,1 @@
+"""Models built only from tinygrad_drop's public API."""

@@ -1,0 +1,135 @@
+"""A GPT language model shaped like nanoGPT (Karpathy), built from tinygrad_drop's public API.
+
+Parameter names are nanoGPT's ("transformer.wte.weight", "transformer.h.0.attn.c_attn.weight",
+"lm_head.weight", ...), so a state dict moves between this model and a PyTorch nanoGPT unchanged.
+
+    idx (B, T) --wte + wpe--> embd_dropout --n_layer x TransformerBlock--> ln_f --lm_head--> logits
+
+Dropout sits in three separately configurable places (GPT-2's): after the embeddings (embd_pdrop),
+on the attention weights (attn_pdrop), and on each residual branch's output (resid_pdrop).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+import tinygrad_drop as td
+import tinygrad_drop.nn as nn
+import tinygrad_drop.nn.functional as F
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int = 65
+    block_size: int = 64
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    embd_pdrop: float = 0.0
+    attn_pdrop: float = 0.0
+    resid_pdrop: float = 0.0
+    bias: bool = True
+
+    def __post_init__(self):
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"GPTConfig.{name} must be a positive int, got {value!r}")
+        if self.n_embd % self.n_head != 0:
+            raise ValueError(f"GPTConfig: n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+        for name in ("embd_pdrop", "attn_pdrop", "resid_pdrop"):
+            F.check_probability(getattr(self, name))
+
+
+class GPT(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.config = config
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(config.vocab_size, config.n_embd),
+            wpe=nn.Embedding(config.block_size, config.n_embd),
+            drop=nn.Dropout(config.embd_pdrop),
+            h=nn.ModuleList([nn.TransformerBlock(config.n_embd, config.n_head, config.attn_pdrop,
+                                                 config.resid_pdrop, bias=config.bias)
+                             for _ in range(config.n_layer)]),
+            ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
+        ))
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        # weight tying (Press & Wolf, 2017): the output layer scores tokens with the input table
+        self.transformer.wte.weight = self.lm_head.weight
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        """nanoGPT's (GPT-2's) init: every matrix N(0, 0.02), biases 0, and the projections that
+        write into the residual stream N(0, 0.02/sqrt(2 n_layer)), so the stream's variance does
+        not grow with depth (2 residual additions per layer)."""
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
+        for name, parameter in self.named_parameters():
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(parameter, mean=0.0, std=0.02 / math.sqrt(2 * self.config.n_layer))
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(self, idx, targets=None) -> tuple[td.Tensor, td.Tensor | None]:
+        """idx: (B, T) token ids. With targets (B, T): logits (B, T, vocab) and the mean
+        cross-entropy (targets of -1 are ignored). Without: logits of the last position only
+        (B, 1, vocab), all that generation needs, and loss None (as nanoGPT)."""
+        idx = idx if isinstance(idx, td.Tensor) else td.tensor(np.asarray(idx))
+        if idx.ndim != 2:
+            raise ValueError(f"GPT expects idx of shape (B, T), got {idx.shape}")
+        B, T = idx.shape
+        if T > self.config.block_size:
+            raise ValueError(f"cannot forward a sequence of length {T}: block_size is only {self.config.block_size}")
+        positions = td.arange(T)
+        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(positions))
+        for block in self.transformer.h:
+            x = block(x)
+        x = self.transformer.ln_f(x)
+        if targets is None:
+            return self.lm_head(x[:, -1:, :]), None
+        logits = self.lm_head(x)
+        targets = targets.data if isinstance(targets, td.Tensor) else np.asarray(targets)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-1)
+        return logits, loss
+
+    def configure_optimizers(self, weight_decay: float, learning_rate: float, betas=(0.9, 0.99)) -> td.optim.AdamW:
+        """AdamW with weight decay on matrices only (nanoGPT): biases and LayerNorm gains keep
+        their scale, decaying them would only fight the normalization."""
+        params = list(self.parameters())
+        decay = [p for p in params if p.ndim >= 2]
+        no_decay = [p for p in params if p.ndim < 2]
+        groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        return td.optim.AdamW(groups, lr=learning_rate, betas=betas)
+
+    @td.no_grad()
+    def generate(self, idx, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None) -> td.Tensor:
+        """Append max_new_tokens sampled tokens to idx (B, T), each conditioned on at most the
+        last block_size tokens. temperature=0 picks the most likely token (greedy). Call
+        model.eval() first, as in nanoGPT, so dropout is off."""
+        if temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        idx = np.array(idx.data if isinstance(idx, td.Tensor) else idx, dtype=np.int64)
+        rng = td.random.generator()
+        for _ in range(max_new_tokens):
+            context = idx[:, -self.config.block_size:]
+            logits, _ = self(td.tensor(context))
+            logits = logits.data[:, -1, :].astype(np.float64)
+            if temperature == 0:
+                next_token = logits.argmax(axis=-1)
+            else:
+                logits = logits / temperature
+                if top_k is not None:
+                    kth = np.sort(logits, axis=-1)[:, [-min(top_k, logits.shape[-1])]]
+                    logits = np.where(logits < kth, -np.inf, logits)
+                probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
+                probs /= probs.sum(axis=-1, keepdims=True)
+                next_token = np.array([rng.choice(probs.shape[-1], p=row) for row in probs])
+            idx = np.concatenate([idx, next_token[:, None]], axis=1)
+        return td.tensor(idx)

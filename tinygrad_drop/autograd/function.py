@@ -1,0 +1,103 @@
+"""`Function`: one differentiable op, its forward and its backward side by side.
+
+    class Exp(Function):
+        @staticmethod
+        def forward(ctx, x):              # numpy arrays in, a numpy array out
+            y = np.exp(x)
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, grad):          # dL/dy in, dL/dx out (one per input)
+            (y,) = ctx.saved_tensors
+            return grad * y               # d exp(x)/dx = exp(x)
+
+    y = Exp.apply(x)                      # Tensor in, Tensor out, graph recorded
+
+`apply` unwraps Tensor arguments to their numpy arrays, runs `forward`, and, when any input
+requires grad, wraps the result in a Tensor whose `grad_fn` is the `Context` of this call: the
+node of the graph. The engine later calls `backward(ctx, grad)` with that same ctx.
+Non-tensor arguments (ints, shapes, flags) pass through unchanged and get `None` as gradient.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import tensor as tensor_module
+from .grad_mode import is_grad_enabled
+
+
+class Context:
+    """The node of one op call: what backward needs (saved arrays, shapes, flags) and the graph
+    edges (`inputs`). Ops may set any attribute on it, e.g. `ctx.shape = x.shape`."""
+
+    def __init__(self, function: type, needs_input_grad: tuple[bool, ...]):
+        self.function = function
+        self.needs_input_grad = needs_input_grad
+        self.inputs: tuple = ()
+        self._saved: tuple | None = ()
+        self.released = False
+        self.created_at: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.function.__name__}Backward"
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        self._saved = arrays
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if self.released:
+            raise RuntimeError(
+                f"{self.name}: trying to backward through the graph a second time; its saved "
+                "buffers were freed. Call backward(retain_graph=True) the first time to keep them.")
+        return self._saved
+
+    def release(self) -> None:
+        """Drop the saved buffers (after backward) so their memory returns at once."""
+        self._saved = None
+        self.released = True
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+class Function:
+    """Subclass with static `forward(ctx, *args)` and `backward(ctx, grad)`; call `.apply(...)`."""
+
+    @staticmethod
+    def forward(ctx: Context, *args: Any) -> np.ndarray:
+        raise NotImplementedError("subclasses of Function define forward(ctx, *args)")
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Any:
+        raise NotImplementedError(f"{ctx.name}: backward is not implemented")
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> "tensor_module.Tensor":
+        Tensor = tensor_module.Tensor
+        needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        record = is_grad_enabled() and any(needs_input_grad)
+        ctx = Context(cls, needs_input_grad)
+        raw_args = [a.data if isinstance(a, Tensor) else a for a in args]
+        out = cls.forward(ctx, *raw_args, **kwargs)
+        if isinstance(out, Tensor):
+            out = out.data
+        if not record:
+            return Tensor._from_array(out)
+        ctx.inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
+        if _anomaly_hook.callback is not None:
+            _anomaly_hook.callback(ctx)
+        return Tensor._from_array(out, requires_grad=True, grad_fn=ctx)
+
+
+class _AnomalyHook:
+    """Set by anomaly mode (autograd/anomaly.py) to record where each node was created."""
+
+    callback = None
+
+
+_anomaly_hook = _AnomalyHook()

@@ -1,0 +1,49 @@
+"""Whether new ops record a graph. Inside `no_grad()` results have no grad_fn, so nothing is saved
+for backward: that is how evaluation and optimizer updates avoid building graphs."""
+from __future__ import annotations
+
+import functools
+import threading
+
+
+class _GradMode(threading.local):
+    enabled: bool = True
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    return _mode.enabled
+
+
+class _SetGradMode:
+    """Context manager and decorator that sets grad mode and restores the previous one."""
+
+    enabled: bool
+
+    def __enter__(self) -> None:
+        self._previous = _mode.enabled
+        _mode.enabled = self.enabled
+
+    def __exit__(self, *exc_info) -> None:
+        _mode.enabled = self._previous
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with type(self)():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_SetGradMode):
+    """`with td.no_grad():` or `@td.no_grad()`: ops inside record no graph."""
+
+    enabled = False
+
+
+class enable_grad(_SetGradMode):
+    """Turns graph recording back on inside a no_grad region."""
+
+    enabled = True

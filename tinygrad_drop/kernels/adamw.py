@@ -1,0 +1,114 @@
+"""One Adam / AdamW step for one parameter array, in place, in PyTorch's exact order.
+
+With g the gradient, m and v the running first and second moments (exp_avg, exp_avg_sq), and
+t = step counting from 1:
+
+    AdamW (decoupled=True):   param = param * (1 - lr * weight_decay)      (decay the weights)
+    Adam  (decoupled=False):  g = g + weight_decay * param                 (L2 term in the gradient)
+
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g^2
+    bias_correction1 = 1 - beta1^t        bias_correction2 = 1 - beta2^t
+    denom = sqrt(v) / sqrt(bias_correction2) + eps
+    param = param - (lr / bias_correction1) * m / denom
+
+The bias corrections undo the zero initialisation of m and v, which would otherwise make early
+steps too small. param, grad, exp_avg and exp_avg_sq have one shape and dtype and must be
+C-contiguous: they are updated through flat views, so a copy would silently lose the update.
+The Numba kernel reads and writes each element once (one pass, everything in registers, float64
+arithmetic); the numpy reference makes several passes in the arrays' dtype.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from . import Kernel
+
+
+def adamw_update_numpy(
+    param: np.ndarray,
+    grad: np.ndarray,
+    exp_avg: np.ndarray,
+    exp_avg_sq: np.ndarray,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    step: int,
+    decoupled: bool,
+) -> None:
+    if decoupled:
+        param *= 1.0 - lr * weight_decay
+    else:
+        grad = grad + weight_decay * param
+    exp_avg *= beta1
+    exp_avg += (1.0 - beta1) * grad
+    exp_avg_sq *= beta2
+    exp_avg_sq += (1.0 - beta2) * grad * grad
+    bias_correction1 = 1.0 - beta1**step
+    bias_correction2 = 1.0 - beta2**step
+    denom = np.sqrt(exp_avg_sq) / math.sqrt(bias_correction2) + eps
+    param -= (lr / bias_correction1) * exp_avg / denom
+
+
+def adamw_update_numba(
+    param: np.ndarray,
+    grad: np.ndarray,
+    exp_avg: np.ndarray,
+    exp_avg_sq: np.ndarray,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    step: int,
+    decoupled: bool,
+) -> None:
+    _adamw_kernel(
+        _flat_view(param),
+        np.ascontiguousarray(grad, dtype=param.dtype).reshape(-1),
+        _flat_view(exp_avg),
+        _flat_view(exp_avg_sq),
+        float(lr),
+        float(beta1),
+        float(beta2),
+        float(eps),
+        float(weight_decay),
+        int(step),
+        bool(decoupled),
+    )
+
+
+def _flat_view(array: np.ndarray) -> np.ndarray:
+    if not array.flags.c_contiguous:
+        raise ValueError("adamw_update needs C-contiguous arrays: it updates them through flat views")
+    return array.reshape(-1)
+
+
+@njit(cache=True)
+def _adamw_kernel(
+    param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay, step, decoupled
+):
+    bias_correction1 = 1.0 - beta1**step
+    sqrt_bias_correction2 = math.sqrt(1.0 - beta2**step)
+    step_size = lr / bias_correction1
+    decay = 1.0 - lr * weight_decay
+    for i in prange(param.size):
+        p = float(param[i])
+        g = float(grad[i])
+        if decoupled:
+            p *= decay
+        else:
+            g += weight_decay * p
+        exp_avg[i] = beta1 * exp_avg[i] + (1.0 - beta1) * g
+        exp_avg_sq[i] = beta2 * exp_avg_sq[i] + (1.0 - beta2) * g * g
+        # The step uses the moments as stored (rounded to the dtype), as PyTorch and numpy do.
+        denom = math.sqrt(exp_avg_sq[i]) / sqrt_bias_correction2 + eps
+        param[i] = p - step_size * exp_avg[i] / denom
+
+
+adamw_update = Kernel("adamw_update", adamw_update_numpy, adamw_update_numba)

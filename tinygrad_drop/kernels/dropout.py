@@ -1,0 +1,76 @@
+"""Dropout: zero each element with probability p, scale the survivors.
+
+The mask is a pure function of (key, flat element index): element i is dropped iff
+random_bits(key, i) < drop_threshold(p) (see random_bits.py). So the mask needs no storage, both
+backends draw the same bits, and any thread may draw any element's bit.
+
+Forward, for x of any shape (flattened in C order, so i is the flat index of the element):
+
+    y_i = x_i * scale   if element i is kept       y_i = 0   if dropped
+
+with scale = 1/(1-p) for inverted dropout (the caller picks; 1 for classic dropout's training pass).
+
+Backward is the same function. y_i = x_i * m_i * scale with m_i in {0, 1} fixed by the key, so
+
+    dy_i/dx_i = m_i * scale     and     dL/dx_i = dL/dy_i * m_i * scale,
+
+which is dropout_apply(grad, p, key, scale) with the forward's key: the mask is regenerated, not
+saved, and a dropped element gets exactly 0 gradient.
+
+Edges: p = 0 keeps everything (y = x * scale exactly); p = 1 drops everything (y is exact zeros,
+whatever x holds, even inf or nan). The product x_i * scale is rounded once, in x's dtype, by
+both backends, so their outputs are bit-identical.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from . import Kernel
+from .random_bits import drop_threshold, random_bits, random_bits_jit
+
+
+def dropout_mask_numpy(n: int, p: float, key: np.uint64) -> np.ndarray:
+    bits = random_bits(np.uint64(key), np.arange(n, dtype=np.uint64))
+    return bits >= drop_threshold(p)
+
+
+def dropout_mask_numba(n: int, p: float, key: np.uint64) -> np.ndarray:
+    return _dropout_mask_kernel(int(n), drop_threshold(p), np.uint64(key))
+
+
+@njit(cache=True)
+def _dropout_mask_kernel(n, threshold, key):
+    kept = np.empty(n, dtype=np.bool_)
+    for i in prange(n):
+        kept[i] = random_bits_jit(key, np.uint64(i)) >= threshold
+    return kept
+
+
+def dropout_apply_numpy(x: np.ndarray, p: float, key: np.uint64, scale: float) -> np.ndarray:
+    kept = dropout_mask_numpy(x.size, p, key).reshape(x.shape)
+    zero = x.dtype.type(0)
+    return np.where(kept, x * x.dtype.type(scale), zero)
+
+
+def dropout_apply_numba(x: np.ndarray, p: float, key: np.uint64, scale: float) -> np.ndarray:
+    flat = np.ascontiguousarray(x).reshape(-1)
+    # scale is passed in x's dtype so the kernel multiplies in that dtype, like numpy does.
+    y = _dropout_apply_kernel(flat, drop_threshold(p), np.uint64(key), x.dtype.type(scale))
+    return y.reshape(x.shape)
+
+
+@njit(cache=True)
+def _dropout_apply_kernel(x, threshold, key, scale):
+    # Drawing the bit and scaling in one loop: no mask array is ever written or read.
+    y = np.empty_like(x)
+    for i in prange(x.size):
+        if random_bits_jit(key, np.uint64(i)) >= threshold:
+            y[i] = x[i] * scale
+        else:
+            y[i] = 0.0
+    return y
+
+
+dropout_mask = Kernel("dropout_mask", dropout_mask_numpy, dropout_mask_numba)
+dropout_apply = Kernel("dropout_apply", dropout_apply_numpy, dropout_apply_numba)

@@ -1,0 +1,49 @@
+"""Backward of an embedding lookup: a scatter-add of output gradients into weight rows.
+
+Forward (plain numpy indexing, no kernel) picks rows: out[n] = weight[indices[n]], out (N, D),
+weight (V, D). Each weight row receives the gradient of every output that copied it:
+
+    dweight[v] = sum over n with indices[n] == v of grad[n]
+
+A token that appears several times in a batch gets several contributions, so the scatter must
+*add*: `dweight[indices] += grad` would keep only one of them (numpy buffers fancy-index writes),
+which is why the reference uses np.add.at. The Numba loop is serial on purpose: two threads adding
+into the same row at once would race and lose updates. Both add in index order, in grad's dtype,
+so they agree bit for bit.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from . import Kernel
+
+
+def embedding_backward_numpy(
+    indices: np.ndarray, grad: np.ndarray, num_embeddings: int
+) -> np.ndarray:
+    dweight = np.zeros((num_embeddings, grad.shape[1]), dtype=grad.dtype)
+    np.add.at(dweight, indices, grad)
+    return dweight
+
+
+def embedding_backward_numba(
+    indices: np.ndarray, grad: np.ndarray, num_embeddings: int
+) -> np.ndarray:
+    return _embedding_backward_kernel(
+        np.ascontiguousarray(indices, dtype=np.int64), np.ascontiguousarray(grad), int(num_embeddings)
+    )
+
+
+@njit(cache=True)
+def _embedding_backward_kernel(indices, grad, num_embeddings):
+    n_rows, dim = grad.shape
+    dweight = np.zeros((num_embeddings, dim), dtype=grad.dtype)
+    for n in range(n_rows):
+        row = indices[n]
+        for d in range(dim):
+            dweight[row, d] += grad[n, d]
+    return dweight
+
+
+embedding_backward = Kernel("embedding_backward", embedding_backward_numpy, embedding_backward_numba)

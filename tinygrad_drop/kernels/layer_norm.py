@@ -1,0 +1,151 @@
+"""Layer normalization over the last axis of x, shape (N, C), with a per-feature affine map.
+
+Forward, row by row (mean and biased variance over the C features of that row):
+
+    mean = (1/C) sum_j x_j            var = (1/C) sum_j (x_j - mean)^2       rstd = 1 / sqrt(var + eps)
+    xhat_j = (x_j - mean) * rstd      y_j = xhat_j * weight_j + bias_j
+
+Only mean and rstd, two numbers per row, are saved for backward; xhat is recomputed from x there,
+which costs a subtraction and a multiply per element and saves storing an (N, C) array.
+
+Backward, with g = dL/dy and gw_j = g_j * weight_j (per row; "mean" below is over the C features):
+
+    dx      = rstd * (gw - mean(gw) - xhat * mean(gw * xhat))
+    dweight = sum over rows of g * xhat           dbias = sum over rows of g
+
+(dx follows from xhat's dependence on x through mean and rstd: d mean/dx_j = 1/C and
+d rstd/dx_j = -rstd^3 (x_j - mean)/C.)
+
+The Numba forward finds mean and variance in one pass with *shifted* sums: it accumulates
+d = x_j - x_0 and d^2 (x_0 is the row's first element), then mean = x_0 + mean(d) and
+var = mean(d^2) - mean(d)^2. The textbook one-pass formula E[x^2] - E[x]^2 loses all its digits
+when |mean| >> std; shifting by a value from the row makes the subtraction as benign as two-pass.
+Accumulators are float64; outputs (y, mean, rstd, dx, dweight, dbias) have the input's dtype.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from . import Kernel
+
+# Backward sums dweight and dbias over rows. Threads would race on one shared accumulator, so each
+# block of rows gets its own partial row; the partials are added at the end. A fixed block size (not
+# one block per thread) keeps the summation order, and so the result bits, independent of the
+# thread count.
+ROWS_PER_BLOCK = 32
+
+
+def layer_norm_forward_numpy(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    mean = x.mean(axis=-1)
+    var = ((x - mean[:, None]) ** 2).mean(axis=-1)
+    rstd = 1.0 / np.sqrt(var + eps)
+    xhat = (x - mean[:, None]) * rstd[:, None]
+    return xhat * weight + bias, mean, rstd
+
+
+def layer_norm_forward_numba(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return _layer_norm_forward_kernel(
+        np.ascontiguousarray(x), np.ascontiguousarray(weight), np.ascontiguousarray(bias), float(eps)
+    )
+
+
+@njit(cache=True, parallel=True)
+def _layer_norm_forward_kernel(x, weight, bias, eps):
+    n_rows, n_cols = x.shape
+    y = np.empty_like(x)
+    mean = np.empty(n_rows, dtype=x.dtype)
+    rstd = np.empty(n_rows, dtype=x.dtype)
+    for i in prange(n_rows):
+        shift = float(x[i, 0])
+        shifted_sum = 0.0
+        shifted_sum_sq = 0.0
+        for j in range(n_cols):
+            d = x[i, j] - shift
+            shifted_sum += d
+            shifted_sum_sq += d * d
+        shifted_mean = shifted_sum / n_cols
+        # Rounding can leave a tiny negative number where the true variance is 0.
+        var = max(shifted_sum_sq / n_cols - shifted_mean * shifted_mean, 0.0)
+        row_mean = shift + shifted_mean
+        row_rstd = 1.0 / math.sqrt(var + eps)
+        for j in range(n_cols):
+            y[i, j] = (x[i, j] - row_mean) * row_rstd * weight[j] + bias[j]
+        mean[i] = row_mean
+        rstd[i] = row_rstd
+    return y, mean, rstd
+
+
+def layer_norm_backward_numpy(
+    grad: np.ndarray, x: np.ndarray, weight: np.ndarray, mean: np.ndarray, rstd: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    xhat = (x - mean[:, None]) * rstd[:, None]
+    gw = grad * weight
+    dx = rstd[:, None] * (
+        gw - gw.mean(axis=-1, keepdims=True) - xhat * (gw * xhat).mean(axis=-1, keepdims=True)
+    )
+    return dx, (grad * xhat).sum(axis=0), grad.sum(axis=0)
+
+
+def layer_norm_backward_numba(
+    grad: np.ndarray, x: np.ndarray, weight: np.ndarray, mean: np.ndarray, rstd: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return _layer_norm_backward_kernel(
+        np.ascontiguousarray(grad),
+        np.ascontiguousarray(x),
+        np.ascontiguousarray(weight),
+        np.ascontiguousarray(mean),
+        np.ascontiguousarray(rstd),
+    )
+
+
+@njit(cache=True, parallel=True)
+def _layer_norm_backward_kernel(grad, x, weight, mean, rstd):
+    n_rows, n_cols = x.shape
+    dx = np.empty_like(x)
+    n_blocks = (n_rows + ROWS_PER_BLOCK - 1) // ROWS_PER_BLOCK
+    dweight_partial = np.zeros((n_blocks, n_cols))
+    dbias_partial = np.zeros((n_blocks, n_cols))
+    for block in prange(n_blocks):
+        for i in range(block * ROWS_PER_BLOCK, min(n_rows, (block + 1) * ROWS_PER_BLOCK)):
+            row_mean = float(mean[i])
+            row_rstd = float(rstd[i])
+            # First pass: the two row means dx needs, and this row's share of dweight and dbias.
+            sum_gw = 0.0
+            sum_gw_xhat = 0.0
+            for j in range(n_cols):
+                xhat = (x[i, j] - row_mean) * row_rstd
+                gw = grad[i, j] * float(weight[j])
+                sum_gw += gw
+                sum_gw_xhat += gw * xhat
+                dweight_partial[block, j] += grad[i, j] * xhat
+                dbias_partial[block, j] += grad[i, j]
+            mean_gw = sum_gw / n_cols
+            mean_gw_xhat = sum_gw_xhat / n_cols
+            for j in range(n_cols):
+                xhat = (x[i, j] - row_mean) * row_rstd
+                gw = grad[i, j] * float(weight[j])
+                dx[i, j] = row_rstd * (gw - mean_gw - xhat * mean_gw_xhat)
+    dweight = np.empty_like(weight)
+    dbias = np.empty_like(weight)
+    for j in range(n_cols):
+        dweight_sum = 0.0
+        dbias_sum = 0.0
+        for block in range(n_blocks):
+            dweight_sum += dweight_partial[block, j]
+            dbias_sum += dbias_partial[block, j]
+        dweight[j] = dweight_sum
+        dbias[j] = dbias_sum
+    return dx, dweight, dbias
+
+
+layer_norm_forward = Kernel("layer_norm_forward", layer_norm_forward_numpy, layer_norm_forward_numba)
+layer_norm_backward = Kernel(
+    "layer_norm_backward", layer_norm_backward_numpy, layer_norm_backward_numba
+)

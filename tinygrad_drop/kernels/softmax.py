@@ -1,0 +1,136 @@
+"""Softmax and log-softmax over the last axis of a 2-D array x of shape (N, C): one row per sample.
+
+    softmax(x)_j     = exp(x_j - m) / sum_k exp(x_k - m)          with m = max_k x_k
+    log_softmax(x)_j = x_j - m - log(sum_k exp(x_k - m))
+
+Subtracting the row maximum m changes nothing mathematically (it cancels) but keeps every exponent
+<= 0, so exp never overflows; the largest term is exp(0) = 1, so the sum never underflows to 0.
+
+Backward, with y the forward output and g = dL/dy (both (N, C)), row by row:
+
+    softmax:      dx = y * (g - sum_k g_k y_k)        (the Jacobian diag(y) - y y^T applied to g)
+    log_softmax:  dx = g - exp(y) * sum_k g_k         (exp(y) is the softmax)
+
+Both backward passes need only the forward *output*, so ops save y, not x.
+
+The Numba kernels run rows in parallel (rows are independent) and accumulate in float64; outputs
+have the input's dtype (float32 or float64). Inputs must be C-contiguous 2-D arrays.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from . import Kernel
+
+
+def softmax_forward_numpy(x: np.ndarray) -> np.ndarray:
+    shifted = x - x.max(axis=-1, keepdims=True)
+    exps = np.exp(shifted)
+    return exps / exps.sum(axis=-1, keepdims=True)
+
+
+def softmax_forward_numba(x: np.ndarray) -> np.ndarray:
+    return _softmax_forward_kernel(np.ascontiguousarray(x))
+
+
+@njit(cache=True, parallel=True)
+def _softmax_forward_kernel(x):
+    n_rows, n_cols = x.shape
+    y = np.empty_like(x)
+    for i in prange(n_rows):
+        row_max = -np.inf
+        for j in range(n_cols):
+            row_max = max(row_max, x[i, j])
+        # Store the exponentials in y while summing them, then rescale in place: exp is computed
+        # once per element and x is read twice, y written twice, all within one row in cache.
+        total = 0.0
+        for j in range(n_cols):
+            e = math.exp(x[i, j] - row_max)
+            y[i, j] = e
+            total += e
+        inv_total = 1.0 / total
+        for j in range(n_cols):
+            y[i, j] = y[i, j] * inv_total
+    return y
+
+
+def softmax_backward_numpy(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    return y * (grad - (grad * y).sum(axis=-1, keepdims=True))
+
+
+def softmax_backward_numba(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    return _softmax_backward_kernel(np.ascontiguousarray(y), np.ascontiguousarray(grad))
+
+
+@njit(cache=True, parallel=True)
+def _softmax_backward_kernel(y, grad):
+    n_rows, n_cols = y.shape
+    dx = np.empty_like(y)
+    for i in prange(n_rows):
+        dot = 0.0
+        for j in range(n_cols):
+            dot += float(grad[i, j]) * y[i, j]
+        for j in range(n_cols):
+            dx[i, j] = y[i, j] * (grad[i, j] - dot)
+    return dx
+
+
+def log_softmax_forward_numpy(x: np.ndarray) -> np.ndarray:
+    shifted = x - x.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def log_softmax_forward_numba(x: np.ndarray) -> np.ndarray:
+    return _log_softmax_forward_kernel(np.ascontiguousarray(x))
+
+
+@njit(cache=True, parallel=True)
+def _log_softmax_forward_kernel(x):
+    n_rows, n_cols = x.shape
+    y = np.empty_like(x)
+    for i in prange(n_rows):
+        row_max = -np.inf
+        for j in range(n_cols):
+            row_max = max(row_max, x[i, j])
+        total = 0.0
+        for j in range(n_cols):
+            total += math.exp(x[i, j] - row_max)
+        # log-sum-exp of the row: x_j - lse is the log-probability.
+        lse = row_max + math.log(total)
+        for j in range(n_cols):
+            y[i, j] = x[i, j] - lse
+    return y
+
+
+def log_softmax_backward_numpy(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    return grad - np.exp(y) * grad.sum(axis=-1, keepdims=True)
+
+
+def log_softmax_backward_numba(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    return _log_softmax_backward_kernel(np.ascontiguousarray(y), np.ascontiguousarray(grad))
+
+
+@njit(cache=True, parallel=True)
+def _log_softmax_backward_kernel(y, grad):
+    n_rows, n_cols = y.shape
+    dx = np.empty_like(y)
+    for i in prange(n_rows):
+        grad_sum = 0.0
+        for j in range(n_cols):
+            grad_sum += grad[i, j]
+        for j in range(n_cols):
+            dx[i, j] = grad[i, j] - math.exp(y[i, j]) * grad_sum
+    return dx
+
+
+softmax_forward = Kernel("softmax_forward", softmax_forward_numpy, softmax_forward_numba)
+softmax_backward = Kernel("softmax_backward", softmax_backward_numpy, softmax_backward_numba)
+log_softmax_forward = Kernel(
+    "log_softmax_forward", log_softmax_forward_numpy, log_softmax_forward_numba
+)
+log_softmax_backward = Kernel(
+    "log_softmax_backward", log_softmax_backward_numpy, log_softmax_backward_numba
+)

@@ -1,0 +1,11 @@
+"""Layers, containers and the functional API, with PyTorch's names."""
+from . import functional, init, utils
+from .attention import CausalSelfAttention, MultiheadAttention
+from .dropout import DropConnect, DropPath, Dropout
+from .layers import GELU, Embedding, LayerNorm, Linear, ReLU, Sigmoid, Tanh
+from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
+from .transformer import MLP, TransformerBlock
+
+__all__ = ["functional", "init", "utils", "CausalSelfAttention", "MultiheadAttention", "DropConnect",
+           "DropPath", "Dropout", "GELU", "Embedding", "LayerNorm", "Linear", "ReLU", "Sigmoid", "Tanh",
+           "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential", "MLP", "TransformerBlock"]

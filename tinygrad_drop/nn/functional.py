@@ -1,0 +1,134 @@
+"""nn.functional (import as F): the stateless layer functions, PyTorch's names and arguments."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..kernels.dropout import dropout_mask
+from ..ops.attention import ScaledDotProductAttention
+from ..ops.arithmetic import Linear
+from ..ops.dropout import Dropout
+from ..ops.embedding import Embedding
+from ..ops.loss import CrossEntropy
+from ..ops.normalization import LayerNorm
+from ..random import next_dropout_key
+from ..tensor import Tensor
+
+
+def _tensor_arg(value, op: str, name: str = "input") -> Tensor:
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{op}: {name} must be a Tensor, got {type(value).__name__}")
+    return value
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """input @ weight.T + bias, with weight of shape (out_features, in_features)."""
+    return Linear.apply(_tensor_arg(input, "linear"), _tensor_arg(weight, "linear", "weight"), bias)
+
+
+def embedding(input: Tensor, weight: Tensor) -> Tensor:
+    """Rows of `weight` picked by the integer tensor `input`: shape input.shape + (dim,)."""
+    indices = input.data if isinstance(input, Tensor) else np.asarray(input)
+    return Embedding.apply(_tensor_arg(weight, "embedding", "weight"), indices)
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    return LayerNorm.apply(_tensor_arg(input, "layer_norm"), weight, bias, shape, eps)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    return _tensor_arg(input, "gelu").gelu(approximate)
+
+
+def relu(input: Tensor) -> Tensor:
+    return _tensor_arg(input, "relu").relu()
+
+
+def tanh(input: Tensor) -> Tensor:
+    return _tensor_arg(input, "tanh").tanh()
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    return _tensor_arg(input, "sigmoid").sigmoid()
+
+
+def softmax(input: Tensor, dim: int = -1) -> Tensor:
+    return _tensor_arg(input, "softmax").softmax(dim)
+
+
+def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
+    return _tensor_arg(input, "log_softmax").log_softmax(dim)
+
+
+def cross_entropy(input: Tensor, target, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+    """Mean (or sum, or per-row) of -log softmax(input)[target]; rows whose target equals
+    ignore_index count for nothing, as in PyTorch."""
+    target = target.data if isinstance(target, Tensor) else np.asarray(target)
+    return CrossEntropy.apply(_tensor_arg(input, "cross_entropy"), target, int(ignore_index), reduction)
+
+
+def check_probability(p) -> float:
+    """Dropout's p must be a real number in [0, 1]: anything else is a ValueError."""
+    valid = isinstance(p, (int, float, np.integer, np.floating)) and not isinstance(p, bool)
+    if not valid or math.isnan(p) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p!r}")
+    return float(p)
+
+
+def inverted_scale(p: float) -> float:
+    """1/(1-p): kept units are scaled up so the expected output equals the input.
+    With p = 1 nothing is kept, and the scale is irrelevant (0 avoids dividing by zero)."""
+    return 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+
+
+def dropout_with_key(input: Tensor, p: float, training: bool, inverted: bool) -> tuple[Tensor, np.uint64 | None]:
+    """Dropout that also returns the key its mask came from (None when no mask was drawn),
+    so nn.Dropout can show `layer.mask` without storing it."""
+    p = check_probability(p)
+    input = _tensor_arg(input, "dropout")
+    if not training:
+        return (input if inverted or p == 0.0 else input * (1.0 - p)), None
+    if p == 0.0:
+        return input, None
+    key = next_dropout_key()
+    return Dropout.apply(input, p, key, inverted_scale(p) if inverted else 1.0), key
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inverted: bool = True) -> Tensor:
+    """Zero each element with probability p (a new mask every call).
+
+    inverted=True (PyTorch's dropout): kept elements become x/(1-p) in training, identity in eval.
+    inverted=False (classic dropout, the original paper's): training keeps x unscaled and eval
+    multiplies by (1-p) instead. Either way the expected value at training equals the eval output."""
+    return dropout_with_key(input, p, training, inverted)[0]
+
+
+def drop_connect(weight: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """DropConnect (Wan et al., 2013): drop entries of a weight matrix instead of activations,
+    with inverted scaling; identity in eval."""
+    return dropout(weight, p, training)
+
+
+def dropout_mask_of(key: np.uint64, shape: tuple, p: float) -> np.ndarray:
+    """The boolean keep-mask a dropout call with this key drew (True = kept)."""
+    return dropout_mask(int(np.prod(shape)), p, key).reshape(shape)
+
+
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask=None,
+                                 dropout_p: float = 0.0, is_causal: bool = False,
+                                 scale: float | None = None) -> Tensor:
+    """softmax(query key^T * scale + mask) value, with dropout on the attention weights.
+
+    attn_mask: bool (True = may attend) or float (added to the scores), broadcastable to
+    (..., T, S). is_causal: position i attends to positions <= i. Pass dropout_p=0 in eval."""
+    dropout_p = check_probability(dropout_p)
+    mask = None if attn_mask is None else (attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask))
+    random_key = next_dropout_key() if dropout_p > 0 else np.uint64(0)
+    return ScaledDotProductAttention.apply(
+        _tensor_arg(query, "scaled_dot_product_attention", "query"),
+        _tensor_arg(key, "scaled_dot_product_attention", "key"),
+        _tensor_arg(value, "scaled_dot_product_attention", "value"),
+        mask, bool(is_causal), scale, dropout_p, random_key)

@@ -1,0 +1,166 @@
+"""The arithmetic ops: + - * / ** neg and the matrix product.
+
+For each, backward is the chain rule for one elementary derivative, then un-broadcasting.
+An input that is a plain Python number needs no gradient: `ctx.needs_input_grad` skips it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function
+from .broadcast import broadcast_binary, unbroadcast
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = np.shape(a), np.shape(b)
+        return broadcast_binary("add", np.add, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # d(a+b)/da = d(a+b)/db = 1
+        need_a, need_b = ctx.needs_input_grad
+        return (unbroadcast(grad, ctx.shapes[0]) if need_a else None,
+                unbroadcast(grad, ctx.shapes[1]) if need_b else None)
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = np.shape(a), np.shape(b)
+        return broadcast_binary("sub", np.subtract, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        need_a, need_b = ctx.needs_input_grad
+        return (unbroadcast(grad, ctx.shapes[0]) if need_a else None,
+                unbroadcast(-grad, ctx.shapes[1]) if need_b else None)
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return broadcast_binary("mul", np.multiply, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # d(ab)/da = b, d(ab)/db = a
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (unbroadcast(grad * b, np.shape(a)) if need_a else None,
+                unbroadcast(grad * a, np.shape(b)) if need_b else None)
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return broadcast_binary("div", np.divide, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (unbroadcast(grad / b, np.shape(a)) if need_a else None,
+                unbroadcast(-grad * a / (b * b), np.shape(b)) if need_b else None)
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = broadcast_binary("pow", np.power, a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        # d(a^b)/da = b a^(b-1),  d(a^b)/db = a^b ln a
+        a, b, out = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        grad_a = grad_b = None
+        if need_a:
+            grad_a = unbroadcast(grad * b * np.power(a, b - 1), np.shape(a))
+        if need_b:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                grad_b = grad * out * np.log(a)
+            # where a = 0 and b > 0, a^b stays 0 as b moves: slope 0, not 0 * log(0) = nan
+            grad_b = unbroadcast(np.where((a == 0) & (b >= 0), 0, grad_b), np.shape(b))
+        return grad_a, grad_b
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+class MatMul(Function):
+    """Batched, broadcasting matrix product (BLAS through numpy), as torch.matmul.
+
+    For C = A @ B: dA = dC @ B^T and dB = A^T @ dC. A 1-D operand is treated as a row (left) or
+    column (right) vector, so the same two formulas cover every case."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        if np.ndim(a) == 0 or np.ndim(b) == 0:
+            raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {np.shape(a)} and {np.shape(b)}")
+        try:
+            return np.matmul(a, b)
+        except ValueError:
+            raise ValueError(f"matmul: shapes {np.shape(a)} and {np.shape(b)} are not aligned: the last dimension "
+                             f"of the first ({np.shape(a)[-1]}) must equal the "
+                             f"{'only' if np.ndim(b) == 1 else 'second-to-last'} dimension of the second "
+                             f"({np.shape(b)[0 if np.ndim(b) == 1 else -2]})") from None
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        if a.ndim == 1:
+            grad = np.expand_dims(grad, -2)
+        if b.ndim == 1:
+            grad = np.expand_dims(grad, -1)
+        need_a, need_b = ctx.needs_input_grad
+        grad_a = unbroadcast(grad @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape) if need_a else None
+        grad_b = unbroadcast(np.swapaxes(a2, -1, -2) @ grad, b2.shape).reshape(b.shape) if need_b else None
+        return grad_a, grad_b
+
+
+class Linear(Function):
+    """y = x W^T + b over the last axis of x, as one node and one 2-D BLAS product.
+
+    Folding the leading axes into rows, x (N, in) @ W^T (in, out): dx = dy W, dW = dy^T x,
+    db = sum of dy over rows. W^T is a view: BLAS reads it transposed, nothing is copied."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        if x.shape[-1] != weight.shape[1]:
+            raise ValueError(f"linear: input has {x.shape[-1]} features (shape {x.shape}) but weight "
+                             f"{weight.shape} expects {weight.shape[1]}")
+        x2d = x.reshape(-1, x.shape[-1])
+        ctx.save_for_backward(x2d, weight)
+        ctx.x_shape = x.shape
+        out = x2d @ weight.T
+        if bias is not None:
+            out += bias
+        return out.reshape(*x.shape[:-1], weight.shape[0])
+
+    @staticmethod
+    def backward(ctx, grad):
+        x2d, weight = ctx.saved_tensors
+        grad2d = grad.reshape(-1, weight.shape[0])
+        need_x, need_w, need_b = ctx.needs_input_grad
+        return (
+            (grad2d @ weight).reshape(ctx.x_shape) if need_x else None,
+            grad2d.T @ x2d if need_w else None,
+            grad2d.sum(axis=0) if need_b else None,
+        )

@@ -1,0 +1,25 @@
+"""Dropout with exact gradient masking.
+
+Forward keeps each element with probability 1-p and multiplies kept ones by `scale`
+(1/(1-p) for inverted dropout, 1 for classic). With mask m, y = x * m * scale, so
+dy/dx = m * scale: backward applies *the same mask* to the gradient. The mask is never stored:
+it is a pure function of (key, element index) (kernels/random_bits.py), so backward redraws it
+from the key, the same kernel serving both directions.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..kernels.dropout import dropout_apply
+
+
+class Dropout(Function):
+    @staticmethod
+    def forward(ctx, x, p, key, scale):
+        ctx.p, ctx.key, ctx.scale = p, key, scale
+        return dropout_apply(np.ascontiguousarray(x), p, key, scale)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return dropout_apply(np.ascontiguousarray(grad), ctx.p, ctx.key, ctx.scale), None, None, None

@@ -1,0 +1,28 @@
+"""Embedding lookup: row i of the table for each index i.
+
+Forward is a gather (weight[indices]); backward is the matching scatter-add: the gradient of a
+row is the sum of the gradients of every position that looked it up (kernels/embedding.py).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..kernels.embedding import embedding_backward
+
+
+class Embedding(Function):
+    @staticmethod
+    def forward(ctx, weight, indices):
+        if not np.issubdtype(indices.dtype, np.integer):
+            raise TypeError(f"embedding: indices must be integers, got dtype {indices.dtype}")
+        if indices.size and (indices.min() < 0 or indices.max() >= weight.shape[0]):
+            bad = indices[(indices < 0) | (indices >= weight.shape[0])][0]
+            raise IndexError(f"embedding: index {int(bad)} is out of range for {weight.shape[0]} embeddings")
+        ctx.indices, ctx.num_embeddings = indices.astype(np.int64, copy=False).ravel(), weight.shape[0]
+        return weight[indices]
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad2d = np.ascontiguousarray(grad).reshape(ctx.indices.size, -1)
+        return embedding_backward(ctx.indices, grad2d, ctx.num_embeddings), None

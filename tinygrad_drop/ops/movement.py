@@ -1,0 +1,150 @@
+"""Ops that move or select elements without arithmetic: reshape, permute, expand, indexing,
+concatenation, masking. Backward puts each gradient element back where its value came from."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function
+from .broadcast import broadcast_error, unbroadcast
+
+
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        try:
+            return x.reshape(shape)
+        except ValueError:
+            raise ValueError(f"reshape: shape {tuple(shape)} is invalid for a tensor of shape {x.shape} "
+                             f"({x.size} elements)") from None
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.shape), None
+
+
+class Permute(Function):
+    @staticmethod
+    def forward(ctx, x, dims):
+        if sorted(dims) != list(range(x.ndim)):
+            raise ValueError(f"permute: dims {tuple(dims)} are not a permutation of the {x.ndim} dims of shape {x.shape}")
+        ctx.dims = dims
+        return x.transpose(dims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # the inverse permutation puts every axis back
+        return grad.transpose(np.argsort(ctx.dims)), None
+
+
+class Expand(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        try:
+            return np.broadcast_to(x, shape)
+        except ValueError:
+            raise broadcast_error("expand", x, np.empty(shape)) from None
+
+    @staticmethod
+    def backward(ctx, grad):
+        return unbroadcast(grad, ctx.shape), None
+
+
+def is_basic_index(index: tuple) -> bool:
+    """Ints, slices, None and Ellipsis select each element at most once (a view)."""
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in index)
+
+
+class GetItem(Function):
+    """x[index]. Basic indexing selects distinct elements, so backward writes the gradient into a
+    zero array; integer-array indexing may pick an element twice, so backward must *add*
+    (np.add.at, a scatter-add that accumulates repeats)."""
+
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.shape, ctx.index = x.shape, index
+        try:
+            return x[index]
+        except IndexError as error:
+            raise IndexError(f"index {index!r} is out of range for a tensor of shape {x.shape}: {error}") from None
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_x = np.zeros(ctx.shape, dtype=grad.dtype)
+        if is_basic_index(ctx.index):
+            grad_x[ctx.index] = grad
+        else:
+            np.add.at(grad_x, ctx.index, grad)
+        return grad_x, None
+
+
+class Cat(Function):
+    @staticmethod
+    def forward(ctx, *arrays, dim):
+        try:
+            out = np.concatenate(arrays, axis=dim)
+        except ValueError:
+            shapes = ", ".join(str(a.shape) for a in arrays)
+            raise ValueError(f"cat: shapes {shapes} must match except in dim {dim}") from None
+        ctx.dim = dim
+        ctx.boundaries = np.cumsum([a.shape[dim] for a in arrays])[:-1]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return tuple(np.split(grad, ctx.boundaries, axis=ctx.dim))
+
+
+class Stack(Function):
+    @staticmethod
+    def forward(ctx, *arrays, dim):
+        try:
+            out = np.stack(arrays, axis=dim)
+        except ValueError:
+            shapes = ", ".join(str(a.shape) for a in arrays)
+            raise ValueError(f"stack: all shapes must be equal, got {shapes}") from None
+        ctx.dim = dim
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return tuple(np.moveaxis(grad, ctx.dim, 0))
+
+
+class MaskedFill(Function):
+    @staticmethod
+    def forward(ctx, x, mask, value):
+        if mask.dtype != np.bool_:
+            raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {mask.dtype}")
+        try:
+            out = np.where(mask, np.asarray(value, dtype=x.dtype), x)
+        except ValueError:
+            raise broadcast_error("masked_fill", x, mask) from None
+        if out.shape != x.shape:
+            raise ValueError(f"masked_fill: mask of shape {mask.shape} would change the shape {x.shape}")
+        ctx.mask = mask
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        # filled positions are constants: no gradient flows through them
+        return np.where(ctx.mask, 0, grad), None, None
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, condition, a, b):
+        try:
+            out = np.where(condition, a, b)
+        except ValueError:
+            raise broadcast_error("where", condition, a, b) from None
+        ctx.condition, ctx.shapes = condition, (np.shape(a), np.shape(b))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        need_a, need_b = ctx.needs_input_grad[1:]
+        return (None,
+                unbroadcast(np.where(ctx.condition, grad, 0), ctx.shapes[0]) if need_a else None,
+                unbroadcast(np.where(ctx.condition, 0, grad), ctx.shapes[1]) if need_b else None)

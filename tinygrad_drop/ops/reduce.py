@@ -1,0 +1,105 @@
+"""Reductions over some axes: sum, mean, max, min, var.
+
+Backward spreads the gradient of each reduced value back over the elements it came from:
+sum copies it to all of them, mean divides it among them, max/min give it to the chosen element.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function
+
+
+def normalize_axes(dim, ndim: int, op: str):
+    """dim as given (None, int or tuple) -> None or a tuple of non-negative axes."""
+    if dim is None:
+        return None
+    axes = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    normalized = []
+    for axis in axes:
+        if not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"{op}: dim must be an int or a tuple of ints, got {dim!r}")
+        if not -max(ndim, 1) <= axis < max(ndim, 1):
+            raise IndexError(f"{op}: dim {axis} is out of range for a tensor with {ndim} dimensions")
+        normalized.append(int(axis) % max(ndim, 1))
+    return tuple(normalized)
+
+
+def keepdim_shape(shape: tuple, axes) -> tuple:
+    """The shape of the reduced result with size-1 axes left in place, so it broadcasts back."""
+    if axes is None:
+        return (1,) * len(shape)
+    return tuple(1 if axis in axes else size for axis, size in enumerate(shape))
+
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        ctx.shape, ctx.axes = x.shape, axes
+        return np.asarray(x.sum(axis=axes, keepdims=keepdim))
+
+    @staticmethod
+    def backward(ctx, grad):
+        # every summed element contributed with slope 1
+        return np.broadcast_to(grad.reshape(keepdim_shape(ctx.shape, ctx.axes)), ctx.shape), None, None
+
+
+class Mean(Function):
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        ctx.shape, ctx.axes = x.shape, axes
+        ctx.count = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
+        return np.asarray(x.mean(axis=axes, keepdims=keepdim))
+
+    @staticmethod
+    def backward(ctx, grad):
+        # each of the `count` averaged elements has slope 1/count
+        grad = grad.reshape(keepdim_shape(ctx.shape, ctx.axes)) / ctx.count
+        return np.broadcast_to(grad, ctx.shape), None, None
+
+
+class Max(Function):
+    """max over one axis (the gradient goes to the chosen element, as torch.max(dim)) or over all
+    elements (shared equally among ties, as torch.max())."""
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdim, use_min):
+        ctx.shape, ctx.axis = x.shape, axis
+        if axis is None:
+            out = x.min() if use_min else x.max()
+            ctx.save_for_backward(x == out)
+            return np.asarray(out)
+        index = (np.argmin if use_min else np.argmax)(x, axis=axis, keepdims=True)
+        ctx.save_for_backward(index)
+        out = np.take_along_axis(x, index, axis=axis)
+        return out if keepdim else out.squeeze(axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (chosen,) = ctx.saved_tensors
+        if ctx.axis is None:
+            return grad * chosen / chosen.sum(), None, None, None
+        grad_x = np.zeros(ctx.shape, dtype=grad.dtype)
+        np.put_along_axis(grad_x, chosen, grad.reshape(chosen.shape), axis=ctx.axis)
+        return grad_x, None, None, None
+
+
+class Var(Function):
+    """Variance with Bessel's correction by default (correction=1), as torch.var."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, correction):
+        count = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
+        centered = x - x.mean(axis=axes, keepdims=True)
+        ctx.save_for_backward(centered)
+        ctx.axes, ctx.divisor = axes, max(count - correction, 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray((centered * centered).sum(axis=axes, keepdims=keepdim) / ctx.divisor)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # d/dx_i of sum_j (x_j - mean)^2 / d = 2 (x_i - mean) / d  (the mean's own terms sum to 0)
+        (centered,) = ctx.saved_tensors
+        grad = grad.reshape(keepdim_shape(centered.shape, ctx.axes))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad * 2 * centered / ctx.divisor, None, None, None

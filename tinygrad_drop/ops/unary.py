@@ -1,0 +1,151 @@
+"""Elementwise functions of one tensor. Each backward multiplies the incoming gradient by the
+function's derivative, written in terms of whatever is cheapest to keep (often the output)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..kernels.gelu import gelu_backward, gelu_forward
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = np.exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * y  # (e^x)' = e^x
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad / x  # (ln x)' = 1/x
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, x):
+        with np.errstate(invalid="ignore"):
+            y = np.sqrt(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        with np.errstate(divide="ignore"):
+            return grad / (2 * y)  # (sqrt x)' = 1 / (2 sqrt x)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = np.tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * (1 - y * y)  # tanh' = 1 - tanh^2
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, x):
+        # exp of a non-positive number only, so large |x| never overflows
+        e = np.exp(-np.abs(x))
+        y = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * y * (1 - y)  # sigma' = sigma (1 - sigma)
+
+
+class ReLU(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = np.maximum(x, 0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * (y > 0)  # slope 1 where the unit is on, 0 where off (and at 0)
+
+
+class GELU(Function):
+    """x * Phi(x), exact (erf) or with the tanh approximation; fused kernels (kernels/gelu.py)."""
+
+    @staticmethod
+    def forward(ctx, x, approximate):
+        x = np.ascontiguousarray(x)
+        ctx.save_for_backward(x)
+        ctx.approximate = approximate
+        return gelu_forward(x, approximate)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return gelu_backward(x, np.ascontiguousarray(grad), ctx.approximate), None
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * np.sign(x)  # |x|' = sign(x), 0 at 0 as in PyTorch
+
+
+class Clip(Function):
+    @staticmethod
+    def forward(ctx, x, low, high):
+        ctx.save_for_backward(x)
+        ctx.bounds = low, high
+        return np.clip(x, low, high)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # gradient passes where the input was inside [low, high], bounds included (as PyTorch)
+        (x,) = ctx.saved_tensors
+        low, high = ctx.bounds
+        inside = np.ones(x.shape, dtype=bool)
+        if low is not None:
+            inside &= x >= low
+        if high is not None:
+            inside &= x <= high
+        return grad * inside, None, None
+
+
+class Cast(Function):
+    """Change dtype (e.g. float32 -> float64); the gradient goes back in the input's dtype."""
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.input_dtype = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.astype(ctx.input_dtype), None

@@ -1,0 +1,76 @@
+"""Adam and AdamW: per-coordinate step sizes from running moments of the gradient.
+
+For each parameter, at step t (counting from 1), with gradient g:
+
+    m = beta1 * m + (1 - beta1) * g            running mean of g       (exp_avg)
+    v = beta2 * v + (1 - beta2) * g^2          running mean of g^2     (exp_avg_sq)
+    p = p - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
+
+m and v start at 0, so early averages are too small; dividing by (1 - beta^t) corrects that bias.
+
+The two differ only in weight decay:
+- Adam adds it to the gradient (g = g + wd * p, an L2 penalty). It then passes through the
+  adaptive scaling, so parameters with large gradients are barely decayed.
+- AdamW decays the weights directly (p = p - lr * wd * p, before the Adam step), the same for
+  every parameter: "decoupled" weight decay (Loshchilov & Hutter, 2019), what GPT training uses.
+
+The arithmetic runs in one fused kernel per parameter (kernels/adamw.py), in place.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..kernels.adamw import adamw_update
+from .optimizer import Optimizer, ParamsLike
+
+
+class Adam(Optimizer):
+    decoupled_weight_decay = False
+
+    def __init__(self, params: ParamsLike, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0):
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+        super().__init__(params, defaults)
+
+    def _validate(self, group: dict[str, Any]) -> None:
+        if group["lr"] < 0.0:
+            raise ValueError(f"Invalid learning rate: {group['lr']}")
+        if group["eps"] < 0.0:
+            raise ValueError(f"Invalid epsilon value: {group['eps']}")
+        for index, beta in enumerate(group["betas"]):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {index}: {beta}")
+        if group["weight_decay"] < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+
+    def step(self) -> None:
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                # The kernel updates flat views of these arrays in place: they must be C-contiguous
+                # and share the parameter's dtype. (The gradient may be a broadcast view: copy it.)
+                if not (param.data.flags.c_contiguous and param.data.flags.writeable):
+                    param.data = np.array(param.data, order="C")
+                grad = np.ascontiguousarray(param.grad.data, dtype=param.data.dtype)
+                state = self.state.setdefault(param, {})
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = np.zeros_like(param.data, order="C")
+                    state["exp_avg_sq"] = np.zeros_like(param.data, order="C")
+                state["step"] += 1
+                # Plain Python numbers, so the compiled kernel sees one signature whatever the caller passed.
+                adamw_update(param.data, grad, state["exp_avg"], state["exp_avg_sq"], float(group["lr"]),
+                             float(beta1), float(beta2), float(group["eps"]), float(group["weight_decay"]),
+                             int(state["step"]), self.decoupled_weight_decay)
+
+
+class AdamW(Adam):
+    decoupled_weight_decay = True
+
+    def __init__(self, params: ParamsLike, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)

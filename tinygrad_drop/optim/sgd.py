@@ -1,0 +1,61 @@
+"""Stochastic gradient descent with momentum, PyTorch's exact update.
+
+For each parameter p with gradient g, in this order:
+
+    g   = g + weight_decay * p                 (L2 penalty weight_decay/2 * ||p||^2)
+    buf = g                                    on the first step
+    buf = momentum * buf + (1 - dampening) * g afterwards
+    g   = g + momentum * buf   if nesterov     (look ahead along the velocity)
+    g   = buf                  otherwise
+    p   = p - lr * g
+
+Note that PyTorch's momentum multiplies the buffer, not the learning rate: buf is a running sum
+of gradients, and lr scales the whole step.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .optimizer import Optimizer, ParamsLike
+
+
+class SGD(Optimizer):
+    def __init__(self, params: ParamsLike, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False):
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov)
+        super().__init__(params, defaults)
+
+    def _validate(self, group: dict[str, Any]) -> None:
+        if group["lr"] < 0.0:
+            raise ValueError(f"Invalid learning rate: {group['lr']}")
+        if group["momentum"] < 0.0:
+            raise ValueError(f"Invalid momentum value: {group['momentum']}")
+        if group["weight_decay"] < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+    def step(self) -> None:
+        for group in self.param_groups:
+            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+            weight_decay, nesterov = group["weight_decay"], group["nesterov"]
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                grad = param.grad.data
+                if weight_decay != 0:
+                    grad = grad + weight_decay * param.data
+                if momentum != 0:
+                    state = self.state.setdefault(param, {})
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        buf = np.array(grad, dtype=param.data.dtype, order="C")
+                        state["momentum_buffer"] = buf
+                    else:
+                        buf *= momentum
+                        buf += (1 - dampening) * grad
+                    grad = grad + momentum * buf if nesterov else buf
+                param.data -= lr * grad
