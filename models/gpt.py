@@ -116,6 +116,8 @@ class GPT(nn.Module):
         if temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
         idx = np.array(idx.data if isinstance(idx, td.Tensor) else idx, dtype=np.int64)
+        if idx.ndim != 2:
+            raise ValueError(f"generate expects idx of shape (B, T), got {idx.shape}")
         rng = td.random.generator()
         for _ in range(max_new_tokens):
             context = idx[:, -self.config.block_size:]

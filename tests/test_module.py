@@ -174,7 +174,7 @@ def test_sequential():
     assert seq(1) == 5
     assert len(seq) == 3 and isinstance(seq[1], Double) and isinstance(seq[-1], AddOne)
     assert [type(m).__name__ for m in seq] == ["AddOne", "Double", "AddOne"]
-    assert seq[1:](1) == 5 and isinstance(seq[:2], nn.Sequential)
+    assert seq[1:](1) == 3 and isinstance(seq[:2], nn.Sequential)
     seq[0] = Double()
     assert seq(1) == 5 and [name for name, _ in seq.named_children()] == ["0", "1", "2"]
     seq.append(Double())

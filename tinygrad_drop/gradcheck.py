@@ -67,7 +67,7 @@ def gradcheck(fn: Callable, inputs: Sequence[Tensor], eps: float = 1e-6, atol: f
         error = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
         if not np.all(np.isfinite(analytic)) or not np.all(np.isfinite(numeric)) or np.any(error > 0):
             finite_error = np.where(np.isfinite(error), error, np.inf)
-            worst = np.unravel_index(int(np.argmax(finite_error)), t.shape) if t.ndim else ()
+            worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(finite_error)), t.shape))
             raise GradcheckError(
                 f"gradcheck failed for input {position} (shape {t.shape}) at index {worst}: "
                 f"analytic {analytic[worst]:.8g} vs numeric {numeric[worst]:.8g} "

@@ -91,14 +91,18 @@ def _write_npz(file: Any, entries: Mapping[str, np.ndarray]) -> None:
 
 
 def _fsync_directory(directory: str) -> None:
-    """Make the rename itself survive a power loss (POSIX; directories cannot be opened on Windows)."""
+    """Make the rename itself survive a power loss. Best effort: Windows cannot open directories
+    and some network file systems refuse to fsync them; the file's own data is already on disk."""
     if os.name != "posix":
         return
-    fd = os.open(directory, os.O_RDONLY)
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        return
 
 
 def save(obj: Any, path: str | os.PathLike) -> None:
@@ -108,6 +112,8 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     tree = _encode(obj, [], arrays)
     header = json.dumps({"format": FORMAT_NAME, "version": FORMAT_VERSION, "tree": tree})
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(errno.ENOENT, "cannot save: no such directory", directory)
     temporary = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
     # O_EXCL: never write into a file someone else created; mode 0o666 minus the umask, as open() does.
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
@@ -135,9 +141,9 @@ def _read(path: str) -> Any:
     with loaded as archive:
         if HEADER_NAME not in archive.files:
             raise ValueError(f"it has no '{HEADER_NAME}' header entry (not written by td.save)")
-        header = json.loads(str(archive[HEADER_NAME][()]))
-        if header.get("format") != FORMAT_NAME:
-            raise ValueError(f"its header names the format {header.get('format')!r}")
+        header = json.loads(str(archive[HEADER_NAME].item()))
+        if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
+            raise ValueError("its header entry does not describe a tinygrad_drop checkpoint")
         if header.get("version") != FORMAT_VERSION:
             raise ValueError(f"it has format version {header.get('version')!r}; this version reads {FORMAT_VERSION}")
         arrays = {name: archive[name] for name in archive.files if name != HEADER_NAME}

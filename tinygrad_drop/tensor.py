@@ -27,15 +27,20 @@ def to_array(data: Any, dtype=None) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, (np.ndarray, np.generic)):
-        return np.array(data, dtype=dtype)
-    if not isinstance(data, (int, float, bool, list, tuple)):
+        array = np.array(data, dtype=dtype)
+    elif isinstance(data, (int, float, bool, list, tuple)):
+        try:
+            array = np.array(data, dtype=dtype)
+        except ValueError:
+            raise ValueError("tensor(): nested lists must be rectangular (every row the same length), "
+                             f"got {data!r}") from None
+        if dtype is None and array.dtype == np.float64:
+            array = array.astype(DEFAULT_FLOAT)
+    else:
         raise TypeError(f"tensor(): expected a number, a (nested) list, a numpy array or a Tensor, "
                         f"got {type(data).__name__}")
-    array = np.array(data, dtype=dtype)
-    if dtype is None and array.dtype == np.float64:
-        array = array.astype(DEFAULT_FLOAT)
     if array.dtype.kind not in "biuf":
-        raise TypeError(f"tensor(): expected numbers, got elements of type {array.dtype}")
+        raise TypeError(f"tensor(): expected numbers (bool, int or float), got elements of dtype {array.dtype}")
     return array
 
 
@@ -191,16 +196,16 @@ class Tensor:
         return f"tensor({body}, {', '.join(extras)})"
 
     # ---- arithmetic ----------------------------------------------------------------------
-    def __add__(self, other): return arithmetic.Add.apply(self, _operand(other))
-    def __radd__(self, other): return arithmetic.Add.apply(_operand(other), self)
-    def __sub__(self, other): return arithmetic.Sub.apply(self, _operand(other))
-    def __rsub__(self, other): return arithmetic.Sub.apply(_operand(other), self)
-    def __mul__(self, other): return arithmetic.Mul.apply(self, _operand(other))
-    def __rmul__(self, other): return arithmetic.Mul.apply(_operand(other), self)
-    def __truediv__(self, other): return arithmetic.Div.apply(self, _operand(other))
-    def __rtruediv__(self, other): return arithmetic.Div.apply(_operand(other), self)
-    def __pow__(self, other): return arithmetic.Pow.apply(self, _operand(other))
-    def __rpow__(self, other): return arithmetic.Pow.apply(_operand(other), self)
+    def __add__(self, other): return arithmetic.Add.apply(self, _operand(other, "add"))
+    def __radd__(self, other): return arithmetic.Add.apply(_operand(other, "add"), self)
+    def __sub__(self, other): return arithmetic.Sub.apply(self, _operand(other, "sub"))
+    def __rsub__(self, other): return arithmetic.Sub.apply(_operand(other, "sub"), self)
+    def __mul__(self, other): return arithmetic.Mul.apply(self, _operand(other, "mul"))
+    def __rmul__(self, other): return arithmetic.Mul.apply(_operand(other, "mul"), self)
+    def __truediv__(self, other): return arithmetic.Div.apply(self, _operand(other, "div"))
+    def __rtruediv__(self, other): return arithmetic.Div.apply(_operand(other, "div"), self)
+    def __pow__(self, other): return arithmetic.Pow.apply(self, _operand(other, "pow"))
+    def __rpow__(self, other): return arithmetic.Pow.apply(_operand(other, "pow"), self)
     def __neg__(self): return arithmetic.Neg.apply(self)
     def __matmul__(self, other): return arithmetic.MatMul.apply(self, _operand(other, "matmul"))
     def __rmatmul__(self, other): return arithmetic.MatMul.apply(_operand(other, "matmul"), self)
@@ -319,7 +324,7 @@ class Tensor:
         return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1:])
 
     def permute(self, *dims) -> "Tensor":
-        dims = tuple(d % max(self.ndim, 1) for d in _shape_args(dims))
+        dims = tuple(_check_dim(d, self.ndim, "permute") for d in _shape_args(dims))
         return movement.Permute.apply(self, dims)
 
     def transpose(self, dim0: int, dim1: int) -> "Tensor":
@@ -376,6 +381,8 @@ class Tensor:
         return tuple(pieces)
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple:
+        if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
+            raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
         size = self.shape[_check_dim(dim, self.ndim, "chunk")]
         return self.split(-(-size // chunks), dim)
 
@@ -388,7 +395,7 @@ def _raw(value):
     return value.data if isinstance(value, Tensor) else value
 
 
-def _operand(value, op: str = "arithmetic"):
+def _operand(value, op: str):
     """Numbers and numpy arrays may meet Tensors in arithmetic; anything else is a TypeError."""
     if isinstance(value, Tensor):
         return value
@@ -422,6 +429,8 @@ def _shape_args(shape: tuple) -> tuple:
     """Accept both f(2, 3) and f((2, 3))."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
+    if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in shape):
+        raise TypeError(f"a shape must be ints, got {shape!r}")
     return tuple(int(s) for s in shape)
 
 

@@ -58,6 +58,16 @@ def seed_gradient(root, grad) -> np.ndarray:
     return grad
 
 
+class _BackwardCheck:
+    """Set by anomaly mode (autograd/anomaly.py): called with each node and the gradients its
+    backward returned, before they flow on."""
+
+    callback = None
+
+
+_backward_check = _BackwardCheck()
+
+
 def backward_walk(root, grad=None, retain_graph: bool = False) -> Iterator[tuple]:
     """Run backward one node at a time; yields (tensor, its gradient, gradients for its inputs).
 
@@ -84,6 +94,8 @@ def backward_walk(root, grad=None, retain_graph: bool = False) -> Iterator[tuple
             input_grads = (input_grads,)
         if len(input_grads) != len(node.inputs):
             raise RuntimeError(f"{node.name} returned {len(input_grads)} gradients for {len(node.inputs)} inputs")
+        if _backward_check.callback is not None:
+            _backward_check.callback(node, input_grads)
         for parent, parent_grad in zip(node.inputs, input_grads):
             if parent is None or parent_grad is None or not parent.requires_grad:
                 continue

@@ -49,8 +49,9 @@ def _dropout_mask_kernel(n, threshold, key):
 
 def dropout_apply_numpy(x: np.ndarray, p: float, key: np.uint64, scale: float) -> np.ndarray:
     kept = dropout_mask_numpy(x.size, p, key).reshape(x.shape)
-    zero = x.dtype.type(0)
-    return np.where(kept, x * x.dtype.type(scale), zero)
+    y = np.zeros_like(x)
+    y[kept] = x[kept] * x.dtype.type(scale)
+    return y
 
 
 def dropout_apply_numba(x: np.ndarray, p: float, key: np.uint64, scale: float) -> np.ndarray:

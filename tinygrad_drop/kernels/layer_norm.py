@@ -63,7 +63,7 @@ def _layer_norm_forward_kernel(x, weight, bias, eps):
     mean = np.empty(n_rows, dtype=x.dtype)
     rstd = np.empty(n_rows, dtype=x.dtype)
     for i in prange(n_rows):
-        shift = float(x[i, 0])
+        shift = 0.0
         shifted_sum = 0.0
         shifted_sum_sq = 0.0
         for j in range(n_cols):

@@ -7,6 +7,8 @@ weights inside scaled_dot_product_attention, and on the projected output (the re
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..tensor import Tensor
 from . import functional as F
 from .dropout import Dropout
@@ -48,7 +50,10 @@ class CausalSelfAttention(Module):
 class MultiheadAttention(Module):
     """Attention of a query sequence over a key/value sequence, as torch.nn.MultiheadAttention
     with batch_first=True: inputs (B, T, E) and (B, S, E). Returns (output, None): the attention
-    weights stay inside the fused kernel, so need_weights=True is not supported."""
+    weights stay inside the fused kernel, so need_weights=True is not supported.
+
+    attn_mask follows torch.nn.MultiheadAttention, not scaled_dot_product_attention: a bool mask
+    marks the keys a query may NOT see (True = hidden); a float mask is added to the scores."""
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True):
         super().__init__()
@@ -71,6 +76,10 @@ class MultiheadAttention(Module):
             raise NotImplementedError("MultiheadAttention: need_weights=True is not supported; "
                                       "the attention weights stay inside the fused kernel")
         B, T, E = query.shape
+        if attn_mask is not None:
+            attn_mask = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+            if attn_mask.dtype == np.bool_:
+                attn_mask = ~attn_mask  # scaled_dot_product_attention's bool masks mean "may attend"
         y = F.scaled_dot_product_attention(
             self._heads(self.q_proj(query)), self._heads(self.k_proj(key)), self._heads(self.v_proj(value)),
             attn_mask=attn_mask, is_causal=is_causal, dropout_p=self.dropout if self.training else 0.0)

@@ -125,10 +125,12 @@ class MatMul(Function):
         a, b = ctx.saved_tensors
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        if a.ndim == 1:
-            grad = np.expand_dims(grad, -2)
+        # give grad back the axes the vector cases dropped; column first, so that the scalar of
+        # vector @ vector becomes (1,) and then (1, 1)
         if b.ndim == 1:
             grad = np.expand_dims(grad, -1)
+        if a.ndim == 1:
+            grad = np.expand_dims(grad, -2)
         need_a, need_b = ctx.needs_input_grad
         grad_a = unbroadcast(grad @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape) if need_a else None
         grad_b = unbroadcast(np.swapaxes(a2, -1, -2) @ grad, b2.shape).reshape(b.shape) if need_b else None
@@ -143,9 +145,12 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias):
-        if x.shape[-1] != weight.shape[1]:
-            raise ValueError(f"linear: input has {x.shape[-1]} features (shape {x.shape}) but weight "
-                             f"{weight.shape} expects {weight.shape[1]}")
+        if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+            raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
+                             "(expected input (..., in_features) and weight (out_features, in_features))")
+        if bias is not None and bias.shape != weight.shape[:1]:
+            raise ValueError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape} "
+                             f"(expected ({weight.shape[0]},))")
         x2d = x.reshape(-1, x.shape[-1])
         ctx.save_for_backward(x2d, weight)
         ctx.x_shape = x.shape

@@ -15,6 +15,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..kernels.attention import attention_probs_backward, attention_probs_forward
 from ..kernels.dropout import dropout_apply
+from .dtypes import require_float
 
 
 def additive_mask(attn_mask, lead: tuple, T: int, S: int, dtype) -> np.ndarray:
@@ -38,6 +39,8 @@ class ScaledDotProductAttention(Function):
                              "(expected q (..., T, E), k (..., S, E), v (..., S, Ev))")
         if attn_mask is not None and is_causal:
             raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both")
+        for array in (q, k, v):
+            require_float("scaled_dot_product_attention", array)
         lead, (T, E), S = q.shape[:-2], q.shape[-2:], k.shape[-2]
         q3, k3, v3 = q.reshape(-1, T, E), k.reshape(-1, S, E), v.reshape(-1, S, v.shape[-1])
         scale = 1.0 / np.sqrt(E) if scale is None else float(scale)

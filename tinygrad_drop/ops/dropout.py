@@ -12,11 +12,13 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..kernels.dropout import dropout_apply
+from .dtypes import require_float
 
 
 class Dropout(Function):
     @staticmethod
     def forward(ctx, x, p, key, scale):
+        require_float("dropout", x)
         ctx.p, ctx.key, ctx.scale = p, key, scale
         return dropout_apply(np.ascontiguousarray(x), p, key, scale)
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..kernels.cross_entropy import cross_entropy_backward, cross_entropy_forward
+from .dtypes import require_float
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -33,6 +34,7 @@ class CrossEntropy(Function):
     def forward(ctx, logits, target, ignore_index, reduction):
         if reduction not in REDUCTIONS:
             raise ValueError(f"cross_entropy: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        require_float("cross_entropy", logits)
         squeeze = logits.ndim == 1
         if squeeze:
             logits, target = logits[None, :], np.asarray(target).reshape(1)

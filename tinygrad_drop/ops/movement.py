@@ -51,9 +51,10 @@ class Expand(Function):
         return unbroadcast(grad, ctx.shape), None
 
 
-def is_basic_index(index: tuple) -> bool:
+def is_basic_index(index) -> bool:
     """Ints, slices, None and Ellipsis select each element at most once (a view)."""
-    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in index)
+    items = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items)
 
 
 class GetItem(Function):
@@ -67,7 +68,7 @@ class GetItem(Function):
         try:
             return x[index]
         except IndexError as error:
-            raise IndexError(f"index {index!r} is out of range for a tensor of shape {x.shape}: {error}") from None
+            raise IndexError(f"index {index!r} is invalid for a tensor of shape {x.shape}: {error}") from None
 
     @staticmethod
     def backward(ctx, grad):

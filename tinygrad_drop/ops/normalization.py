@@ -10,15 +10,21 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..kernels.layer_norm import layer_norm_backward, layer_norm_forward
+from .dtypes import require_float
 
 
 class LayerNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, normalized_shape, eps):
+        require_float("layer_norm", x)
         width = int(np.prod(normalized_shape))
         if tuple(x.shape[x.ndim - len(normalized_shape):]) != tuple(normalized_shape):
             raise ValueError(f"layer_norm: input shape {x.shape} does not end with normalized_shape "
                              f"{tuple(normalized_shape)}")
+        for name, param in (("weight", weight), ("bias", bias)):
+            if param is not None and param.shape != tuple(normalized_shape):
+                raise ValueError(f"layer_norm: {name} of shape {param.shape} does not match normalized_shape "
+                                 f"{tuple(normalized_shape)}")
         x2d = np.ascontiguousarray(x).reshape(-1, width)
         # without affine parameters the kernel still multiplies by 1 and adds 0
         weight2d = np.ones(width, x.dtype) if weight is None else np.ascontiguousarray(weight, dtype=x.dtype).reshape(width)

@@ -22,6 +22,8 @@ def normalize_axes(dim, ndim: int, op: str):
         if not -max(ndim, 1) <= axis < max(ndim, 1):
             raise IndexError(f"{op}: dim {axis} is out of range for a tensor with {ndim} dimensions")
         normalized.append(int(axis) % max(ndim, 1))
+    if len(set(normalized)) != len(normalized):
+        raise ValueError(f"{op}: dim {dim!r} names the same dimension twice")
     return tuple(normalized)
 
 

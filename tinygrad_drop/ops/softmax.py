@@ -10,6 +10,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..kernels.softmax import (log_softmax_backward, log_softmax_forward, softmax_backward,
                                softmax_forward)
+from .dtypes import require_float
 
 
 def as_rows(x: np.ndarray, axis: int) -> np.ndarray:
@@ -26,6 +27,7 @@ def from_rows(rows: np.ndarray, shape: tuple, axis: int) -> np.ndarray:
 class Softmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
+        require_float("softmax", x)
         y = softmax_forward(as_rows(x, axis))
         ctx.save_for_backward(y)
         ctx.shape, ctx.axis = x.shape, axis
@@ -42,6 +44,7 @@ class Softmax(Function):
 class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
+        require_float("log_softmax", x)
         y = log_softmax_forward(as_rows(x, axis))
         ctx.save_for_backward(y)
         ctx.shape, ctx.axis = x.shape, axis

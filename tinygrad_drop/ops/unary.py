@@ -6,6 +6,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..kernels.gelu import gelu_backward, gelu_forward
+from .dtypes import require_float
 
 
 class Exp(Function):
@@ -67,7 +68,7 @@ class Sigmoid(Function):
     def forward(ctx, x):
         # exp of a non-positive number only, so large |x| never overflows
         e = np.exp(-np.abs(x))
-        y = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        y = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
         ctx.save_for_backward(y)
         return y
 
@@ -95,6 +96,7 @@ class GELU(Function):
 
     @staticmethod
     def forward(ctx, x, approximate):
+        require_float("gelu", x)
         x = np.ascontiguousarray(x)
         ctx.save_for_backward(x)
         ctx.approximate = approximate

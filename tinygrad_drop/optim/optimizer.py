@@ -24,6 +24,13 @@ from ..tensor import Tensor
 ParamsLike = Iterable[Tensor] | Iterable[dict[str, Any]]
 
 
+def _require_ordered(params: Any) -> None:
+    # State dicts name parameters by position, so the order must be the same in every run.
+    if isinstance(params, (set, frozenset)):
+        raise TypeError("optimizer parameters need to be organized in ordered collections, but the "
+                        "ordering of tensors in sets will change between runs. Please use a list instead.")
+
+
 class Optimizer:
     """Base class: subclasses define `step()` and may check hyperparameters in `_validate`."""
 
@@ -31,6 +38,7 @@ class Optimizer:
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors "
                             f"or dicts, but got {type(params).__name__}")
+        _require_ordered(params)
         self._validate(defaults)
         self.defaults = defaults
         self.state: dict[Tensor, dict[str, Any]] = {}
@@ -53,9 +61,7 @@ class Optimizer:
         params = param_group["params"]
         if isinstance(params, Tensor):
             params = [params]
-        elif isinstance(params, (set, frozenset)):
-            raise TypeError("optimizer parameters need to be organized in ordered collections, but the "
-                            "ordering of tensors in sets will change between runs. Please use a list instead.")
+        _require_ordered(params)
         params = list(params)
         for param in params:
             if not isinstance(param, Tensor):

@@ -1,0 +1,207 @@
+"""The GPT model: nanoGPT's names and init, the same training trajectory as a PyTorch nanoGPT,
+dropout switched by train()/eval(), generation, and clear errors.
+
+Models are tiny (2 layers, width 32, block 16) so the whole file runs in seconds; the PyTorch
+comparisons skip when torch is not installed.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import tinygrad_drop as td
+from tinygrad_drop import nn
+from models.gpt import GPT, GPTConfig
+from torch_reference import copy_into_torch, nanogpt_classes
+
+pytestmark = pytest.mark.gpt
+
+SIZES = dict(vocab_size=40, block_size=16, n_layer=2, n_head=2, n_embd=32)
+DROPOUT = dict(embd_pdrop=0.2, attn_pdrop=0.2, resid_pdrop=0.2)
+
+
+@pytest.fixture(params=["numpy", "numba"])
+def backend(request):
+    previous = td.get_backend()
+    td.set_backend(request.param)
+    yield request.param
+    td.set_backend(previous)
+
+
+def make_gpt(seed: int = 0, **overrides) -> GPT:
+    td.manual_seed(seed)
+    return GPT(GPTConfig(**{**SIZES, **overrides}))
+
+
+def random_tokens(shape, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, SIZES["vocab_size"], size=shape)
+
+
+def torch_twin(torch, model: GPT):
+    twin = nanogpt_classes(torch).GPT(**SIZES)
+    copy_into_torch(torch, twin, model)
+    return twin
+
+
+# ---- names, shapes, init ------------------------------------------------------------------------
+
+def test_state_dict_has_nanogpts_names_and_shapes_with_tied_embeddings():
+    torch = pytest.importorskip("torch")
+    model = make_gpt()
+    ours = {name: value.shape for name, value in model.state_dict().items()}
+    theirs = {name: tuple(value.shape) for name, value in nanogpt_classes(torch).GPT(**SIZES).state_dict().items()}
+    assert ours == theirs
+    assert model.transformer.wte.weight is model.lm_head.weight
+    n_embd, vocab = SIZES["n_embd"], SIZES["vocab_size"]
+    # the tied table is counted once: the parameter count excludes it twice-over
+    expected_count = sum(math.prod(shape) for shape in ours.values()) - vocab * n_embd
+    assert model.num_parameters() == expected_count
+
+
+def test_a_torch_state_dict_loads_back_unchanged():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    twin = nanogpt_classes(torch).GPT(**SIZES)
+    model = make_gpt()
+    model.load_state_dict({name: value.numpy() for name, value in twin.state_dict().items()}, strict=True)
+    assert model.transformer.wte.weight is model.lm_head.weight
+    np.testing.assert_array_equal(model.lm_head.weight.numpy(), twin.lm_head.weight.detach().numpy())
+    idx = random_tokens((2, 8))
+    logits, _ = model(idx, idx)
+    expected, _ = twin(torch.from_numpy(idx), torch.from_numpy(idx))
+    np.testing.assert_allclose(logits.numpy(), expected.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_init_follows_nanogpt():
+    """Matrices N(0, 0.02), residual projections (c_proj) N(0, 0.02/sqrt(2 n_layer)), biases 0,
+    LayerNorm gains 1. A sample std of n normals has relative standard error 1/sqrt(2n); the
+    tolerance is 5 of those, and the mean is within 5 std/sqrt(n) of 0."""
+    model = make_gpt(seed=3)
+    projections, matrices = [], []
+    for name, parameter in model.named_parameters():
+        values = parameter.numpy().astype(np.float64).ravel()
+        if name.endswith("c_proj.weight"):
+            projections.append(values)
+        elif parameter.ndim == 2:
+            matrices.append(values)
+        elif name.endswith(".bias"):
+            assert not values.any(), f"{name} should start at 0"
+        else:
+            assert (values == 1).all(), f"{name} should start at 1"
+    residual_std = 0.02 / math.sqrt(2 * SIZES["n_layer"])
+    for values, std in [(np.concatenate(matrices), 0.02), (np.concatenate(projections), residual_std)]:
+        n = values.size
+        assert abs(values.std() / std - 1) <= 5 / math.sqrt(2 * n)
+        assert abs(values.mean()) <= 5 * std / math.sqrt(n)
+
+
+# ---- training matches PyTorch -------------------------------------------------------------------
+
+def test_ten_adamw_steps_match_pytorch_nanogpt(backend):
+    torch = pytest.importorskip("torch")
+    model = make_gpt(seed=4)
+    twin = torch_twin(torch, model)
+    settings = dict(weight_decay=0.1, learning_rate=3e-3, betas=(0.9, 0.99))
+    optimizer, their_optimizer = model.configure_optimizers(**settings), twin.configure_optimizers(**settings)
+    assert [len(g["params"]) for g in optimizer.param_groups] == [len(g["params"]) for g in their_optimizer.param_groups]
+    rng = np.random.default_rng(5)
+    ours, theirs = [], []
+    for _ in range(10):
+        x = rng.integers(0, SIZES["vocab_size"], size=(4, SIZES["block_size"]))
+        y = np.roll(x, -1, axis=1)
+        y[:, -1] = -1  # nanoGPT's ignore_index: the last position has no target
+        _, loss = model(x, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        _, their_loss = twin(torch.from_numpy(x), torch.from_numpy(y))
+        their_optimizer.zero_grad()
+        their_loss.backward()
+        their_optimizer.step()
+        ours.append(loss.item())
+        theirs.append(their_loss.item())
+    assert np.isfinite(ours).all()
+    assert ours[-1] < ours[0]  # it learned something, so the comparison covers real updates
+    np.testing.assert_allclose(ours, theirs, rtol=3e-4)
+
+
+# ---- dropout: train() and eval() ----------------------------------------------------------------
+
+def test_eval_reaches_every_dropout_and_makes_the_output_deterministic(backend):
+    model = make_gpt(seed=6, **DROPOUT)
+    dropouts = [m for m in model.modules() if isinstance(m, nn.Dropout)]
+    assert len(dropouts) == 1 + 2 * SIZES["n_layer"]  # embedding + attention and MLP residuals
+    idx = random_tokens((2, 10))
+    first, second = model(idx, idx)[0].numpy(), model(idx, idx)[0].numpy()
+    assert not np.allclose(first, second)
+    model.eval()
+    assert not any(m.training for m in model.modules())
+    first, second = model(idx, idx)[0].numpy(), model(idx, idx)[0].numpy()
+    np.testing.assert_array_equal(first, second)
+    # eval equals the same weights without any dropout: attention dropout is off too
+    plain = make_gpt(seed=7)
+    plain.load_state_dict(model.state_dict())
+    np.testing.assert_allclose(first, plain(idx, idx)[0].numpy(), rtol=1e-6, atol=1e-6)
+    model.train()
+    assert all(m.training for m in dropouts)
+
+
+# ---- generation ---------------------------------------------------------------------------------
+
+def test_generate_crops_the_context_to_block_size(backend):
+    model = make_gpt(seed=8).eval()
+    block = SIZES["block_size"]
+    prompt = random_tokens((2, block + 5), seed=9)
+    out = model.generate(td.tensor(prompt), max_new_tokens=4, temperature=0)
+    assert out.shape == (2, block + 5 + 4)
+    np.testing.assert_array_equal(out.numpy()[:, :block + 5], prompt)
+    # greedy decoding sees only the last block_size tokens, so a cropped prompt continues the same way
+    cropped = model.generate(td.tensor(prompt[:, -block:]), max_new_tokens=4, temperature=0)
+    np.testing.assert_array_equal(out.numpy()[:, -4:], cropped.numpy()[:, -4:])
+
+
+def test_greedy_and_top_k_one_pick_the_most_likely_token(backend):
+    model = make_gpt(seed=10).eval()
+    prompt = random_tokens((3, 5), seed=11)
+    greedy = model.generate(prompt, max_new_tokens=6, temperature=0).numpy()
+    td.manual_seed(12)
+    top_one = model.generate(prompt, max_new_tokens=6, temperature=0.8, top_k=1).numpy()
+    np.testing.assert_array_equal(greedy, top_one)
+    # the first new token is the argmax of the full forward's last-position logits
+    logits, _ = model(prompt, prompt)
+    np.testing.assert_array_equal(greedy[:, 5], logits.numpy()[:, -1].argmax(axis=-1))
+
+
+def test_sampling_is_reproducible_with_manual_seed():
+    model = make_gpt(seed=13).eval()
+    prompt = random_tokens((2, 3), seed=14)
+    td.manual_seed(15)
+    first = model.generate(prompt, max_new_tokens=8, top_k=10).numpy()
+    td.manual_seed(15)
+    np.testing.assert_array_equal(first, model.generate(prompt, max_new_tokens=8, top_k=10).numpy())
+
+
+# ---- errors -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(5,), (1, 2, 3)])
+def test_idx_must_be_two_dimensional(shape):
+    model = make_gpt()
+    idx = np.zeros(shape, dtype=np.int64)
+    with pytest.raises(ValueError, match=r"\(B, T\)"):
+        model(idx)
+    with pytest.raises(ValueError, match=r"\(B, T\)"):
+        model.generate(idx, max_new_tokens=1)
+
+
+def test_a_sequence_longer_than_block_size_is_refused():
+    model = make_gpt()
+    with pytest.raises(ValueError, match="block_size"):
+        model(np.zeros((1, SIZES["block_size"] + 1), dtype=np.int64))
+
+
+@pytest.mark.parametrize("bad", [dict(n_embd=30, n_head=4), dict(n_layer=0), dict(attn_pdrop=1.5)])
+def test_bad_config_is_refused(bad):
+    with pytest.raises(ValueError):
+        GPTConfig(**{**SIZES, **bad})

@@ -1,0 +1,591 @@
+"""Kernel tests: the numpy reference and the Numba twin agree, and both match an independent
+reference (PyTorch in float64, autograd for gradients; skipped where torch is not installed).
+
+Each kernel's two implementations are called directly (kernel.numpy_impl / kernel.numba_impl), so
+these tests do not depend on, or change, the global backend setting.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinygrad_drop.kernels import (
+    adamw,
+    attention,
+    cross_entropy,
+    dropout,
+    embedding,
+    gelu,
+    layer_norm,
+    softmax,
+)
+from tinygrad_drop.kernels.random_bits import random_bits
+
+pytestmark = pytest.mark.kernels
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+
+DTYPES = [np.float32, np.float64]
+ROW_SHAPES = [(1, 1), (1, 7), (5, 33), (64, 128)]
+
+# Tolerances against float64 truth: float32 results carry float32 rounding, float64 results only
+# the differences in summation order between implementations.
+TOLERANCE = {
+    np.float32: dict(rtol=1e-4, atol=1e-5),
+    np.float64: dict(rtol=1e-9, atol=1e-11),
+}
+
+
+def assert_close(actual, expected, dtype):
+    """actual has `dtype` and matches expected (an array, or a float64 torch tensor)."""
+    assert actual.dtype == dtype, f"result dtype {actual.dtype}, expected {np.dtype(dtype)}"
+    expected = expected.detach().numpy() if hasattr(expected, "detach") else np.asarray(expected)
+    np.testing.assert_allclose(actual, expected, **TOLERANCE[dtype])
+
+
+def both_implementations(kernel):
+    return [kernel.numpy_impl, kernel.numba_impl]
+
+
+def float64_tensor(torch, array, requires_grad=False):
+    return torch.tensor(np.asarray(array, dtype=np.float64), requires_grad=requires_grad)
+
+
+# ------------------------------------------------------------------------------------- softmax
+
+
+SOFTMAX_PAIRS = {
+    "softmax": (softmax.softmax_forward, softmax.softmax_backward),
+    "log_softmax": (softmax.log_softmax_forward, softmax.log_softmax_backward),
+}
+
+
+@pytest.mark.parametrize("name", list(SOFTMAX_PAIRS))
+@pytest.mark.parametrize("shape", ROW_SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_backends_agree(name, shape, dtype):
+    forward, backward = SOFTMAX_PAIRS[name]
+    rng = np.random.default_rng(1)
+    x = (3 * rng.standard_normal(shape)).astype(dtype)
+    grad = rng.standard_normal(shape).astype(dtype)
+    y = forward.numpy_impl(x)
+    assert_close(forward.numba_impl(x), y, dtype)
+    assert_close(backward.numba_impl(y, grad), backward.numpy_impl(y, grad), dtype)
+
+
+@pytest.mark.parametrize("name", list(SOFTMAX_PAIRS))
+@pytest.mark.parametrize("shape", ROW_SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_matches_torch(name, shape, dtype):
+    torch = pytest.importorskip("torch")
+    forward, backward = SOFTMAX_PAIRS[name]
+    rng = np.random.default_rng(2)
+    x = (3 * rng.standard_normal(shape)).astype(dtype)
+    grad = rng.standard_normal(shape).astype(dtype)
+    x_t = float64_tensor(torch, x, requires_grad=True)
+    y_t = getattr(torch, name)(x_t, dim=-1)
+    y_t.backward(float64_tensor(torch, grad))
+    for forward_impl, backward_impl in zip(both_implementations(forward), both_implementations(backward)):
+        y = forward_impl(x)
+        assert_close(y, y_t, dtype)
+        assert_close(backward_impl(y, grad), x_t.grad, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_is_stable_for_huge_and_masked_logits(dtype):
+    # exp(1000) overflows in any float dtype: only the max-subtraction keeps this finite.
+    x = np.array([[1000.0, 999.0, -np.inf], [-1000.0, -1001.0, -1000.0]], dtype=dtype)
+    expected_first_row = np.array([1.0, np.exp(-1.0), 0.0]) / (1.0 + np.exp(-1.0))
+    for impl in both_implementations(softmax.softmax_forward):
+        y = impl(x)
+        assert np.all(np.isfinite(y))
+        assert_close(y[0], expected_first_row, dtype)
+        assert_close(y.sum(axis=-1), np.ones(2), dtype)
+    for impl in both_implementations(softmax.log_softmax_forward):
+        y = impl(x)
+        assert y[0, 2] == -np.inf
+        assert np.all(np.isfinite(y[:, :2]))
+
+
+# ---------------------------------------------------------------------------------- layer norm
+
+
+def layer_norm_inputs(shape, dtype, seed):
+    rng = np.random.default_rng(seed)
+    x = (2 * rng.standard_normal(shape) + 0.5).astype(dtype)
+    weight = rng.standard_normal(shape[1]).astype(dtype)
+    bias = rng.standard_normal(shape[1]).astype(dtype)
+    grad = rng.standard_normal(shape).astype(dtype)
+    return x, weight, bias, grad
+
+
+@pytest.mark.parametrize("shape", ROW_SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_layer_norm_backends_agree(shape, dtype):
+    x, weight, bias, grad = layer_norm_inputs(shape, dtype, seed=3)
+    expected = layer_norm.layer_norm_forward.numpy_impl(x, weight, bias, 1e-5)
+    for actual, wanted in zip(layer_norm.layer_norm_forward.numba_impl(x, weight, bias, 1e-5), expected):
+        assert_close(actual, wanted, dtype)
+    _, mean, rstd = expected
+    expected = layer_norm.layer_norm_backward.numpy_impl(grad, x, weight, mean, rstd)
+    actual = layer_norm.layer_norm_backward.numba_impl(grad, x, weight, mean, rstd)
+    for actual_part, wanted in zip(actual, expected):
+        assert_close(actual_part, wanted, dtype)
+
+
+@pytest.mark.parametrize("shape", ROW_SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_layer_norm_matches_torch(shape, dtype):
+    torch = pytest.importorskip("torch")
+    x, weight, bias, grad = layer_norm_inputs(shape, dtype, seed=4)
+    eps = 1e-5
+    x_t, weight_t, bias_t = (float64_tensor(torch, a, requires_grad=True) for a in (x, weight, bias))
+    y_t = torch.nn.functional.layer_norm(x_t, (shape[1],), weight_t, bias_t, eps)
+    y_t.backward(float64_tensor(torch, grad))
+    x64 = x.astype(np.float64)
+    for forward_impl, backward_impl in zip(
+        both_implementations(layer_norm.layer_norm_forward),
+        both_implementations(layer_norm.layer_norm_backward),
+    ):
+        y, mean, rstd = forward_impl(x, weight, bias, eps)
+        assert_close(y, y_t, dtype)
+        assert_close(mean, x64.mean(axis=1), dtype)
+        assert_close(rstd, 1.0 / np.sqrt(x64.var(axis=1) + eps), dtype)
+        dx, dweight, dbias = backward_impl(grad, x, weight, mean, rstd)
+        assert_close(dx, x_t.grad, dtype)
+        assert_close(dweight, weight_t.grad, dtype)
+        assert_close(dbias, bias_t.grad, dtype)
+
+
+def test_layer_norm_variance_survives_a_huge_mean():
+    # Rows with mean 1e8 and std 1: the naive one-pass E[x^2] - E[x]^2 cancels 16 digits away and
+    # returns garbage (or 0) in float64; the shifted one-pass sums must match two-pass numpy.
+    rng = np.random.default_rng(5)
+    x = 1e8 + rng.standard_normal((4, 300))
+    weight, bias = np.ones(300), np.zeros(300)
+    _, mean, rstd = layer_norm.layer_norm_forward.numba_impl(x, weight, bias, 0.0)
+    np.testing.assert_allclose(mean, x.mean(axis=1), rtol=1e-15)
+    np.testing.assert_allclose(rstd, 1.0 / x.std(axis=1), rtol=1e-7)
+
+
+# ---------------------------------------------------------------------------------------- gelu
+
+
+GELU_SHAPES = [(1,), (5, 33), (2, 3, 17)]
+
+
+def gelu_inputs(shape, dtype, seed):
+    rng = np.random.default_rng(seed)
+    # Wide enough to reach both tails, where Phi saturates to 0 and 1.
+    x = (4 * rng.standard_normal(shape)).astype(dtype)
+    return x, rng.standard_normal(shape).astype(dtype)
+
+
+@pytest.mark.parametrize("approximate", [False, True])
+@pytest.mark.parametrize("shape", GELU_SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gelu_backends_agree(approximate, shape, dtype):
+    x, grad = gelu_inputs(shape, dtype, seed=6)
+    y = gelu.gelu_forward.numba_impl(x, approximate)
+    assert y.shape == shape
+    assert_close(y, gelu.gelu_forward.numpy_impl(x, approximate), dtype)
+    dx = gelu.gelu_backward.numba_impl(x, grad, approximate)
+    assert dx.shape == shape
+    assert_close(dx, gelu.gelu_backward.numpy_impl(x, grad, approximate), dtype)
+
+
+@pytest.mark.parametrize("approximate", [False, True])
+@pytest.mark.parametrize("shape", GELU_SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gelu_matches_torch(approximate, shape, dtype):
+    torch = pytest.importorskip("torch")
+    x, grad = gelu_inputs(shape, dtype, seed=7)
+    x_t = float64_tensor(torch, x, requires_grad=True)
+    y_t = torch.nn.functional.gelu(x_t, approximate="tanh" if approximate else "none")
+    y_t.backward(float64_tensor(torch, grad))
+    for forward_impl, backward_impl in zip(
+        both_implementations(gelu.gelu_forward), both_implementations(gelu.gelu_backward)
+    ):
+        assert_close(forward_impl(x, approximate), y_t, dtype)
+        assert_close(backward_impl(x, grad, approximate), x_t.grad, dtype)
+
+
+# ------------------------------------------------------------------------------- cross-entropy
+
+
+CROSS_ENTROPY_SHAPES = [(1, 1), (1, 5), (9, 13), (64, 65)]
+
+
+def cross_entropy_inputs(shape, dtype, ignore_index, seed):
+    rng = np.random.default_rng(seed)
+    n_rows, n_classes = shape
+    logits = (3 * rng.standard_normal(shape)).astype(dtype)
+    target = rng.integers(0, n_classes, n_rows)
+    target[rng.random(n_rows) < 0.25] = ignore_index
+    return logits, target
+
+
+@pytest.mark.parametrize("ignore_index", [-100, 0])
+@pytest.mark.parametrize("shape", CROSS_ENTROPY_SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropy_backends_agree(ignore_index, shape, dtype):
+    logits, target = cross_entropy_inputs(shape, dtype, ignore_index, seed=8)
+    loss_sum, count, lse = cross_entropy.cross_entropy_forward.numpy_impl(logits, target, ignore_index)
+    loss_sum_nb, count_nb, lse_nb = cross_entropy.cross_entropy_forward.numba_impl(
+        logits, target, ignore_index
+    )
+    assert count_nb == count == int(np.sum(target != ignore_index))
+    assert isinstance(loss_sum_nb, float) and isinstance(count_nb, int)
+    np.testing.assert_allclose(loss_sum_nb, loss_sum, **TOLERANCE[dtype])
+    assert_close(lse_nb, lse, dtype)
+    scale = 1.0 / max(count, 1)
+    assert_close(
+        cross_entropy.cross_entropy_backward.numba_impl(logits, target, lse, ignore_index, scale),
+        cross_entropy.cross_entropy_backward.numpy_impl(logits, target, lse, ignore_index, scale),
+        dtype,
+    )
+
+
+@pytest.mark.parametrize("ignore_index", [-100, 0])
+@pytest.mark.parametrize("shape", CROSS_ENTROPY_SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropy_matches_torch(ignore_index, shape, dtype):
+    torch = pytest.importorskip("torch")
+    logits, target = cross_entropy_inputs(shape, dtype, ignore_index, seed=9)
+    scale = 0.37
+    logits_t = float64_tensor(torch, logits, requires_grad=True)
+    loss_t = torch.nn.functional.cross_entropy(
+        logits_t, torch.tensor(target), ignore_index=ignore_index, reduction="sum"
+    )
+    (scale * loss_t).backward()
+    for forward_impl, backward_impl in zip(
+        both_implementations(cross_entropy.cross_entropy_forward),
+        both_implementations(cross_entropy.cross_entropy_backward),
+    ):
+        loss_sum, count, lse = forward_impl(logits, target, ignore_index)
+        assert count == int(np.sum(target != ignore_index))
+        np.testing.assert_allclose(loss_sum, loss_t.item(), **TOLERANCE[dtype])
+        assert_close(lse, torch.logsumexp(logits_t, dim=1), dtype)
+        dlogits = backward_impl(logits, target, lse, ignore_index, scale)
+        assert_close(dlogits, logits_t.grad, dtype)
+
+
+def test_cross_entropy_with_every_row_ignored():
+    logits = np.ones((3, 4), dtype=np.float32)
+    target = np.full(3, -100)
+    for forward_impl, backward_impl in zip(
+        both_implementations(cross_entropy.cross_entropy_forward),
+        both_implementations(cross_entropy.cross_entropy_backward),
+    ):
+        loss_sum, count, lse = forward_impl(logits, target, -100)
+        assert (loss_sum, count) == (0.0, 0)
+        assert np.array_equal(backward_impl(logits, target, lse, -100, 1.0), np.zeros_like(logits))
+
+
+# ------------------------------------------------------------------------------------- dropout
+
+
+def splitmix64_top24(key: int, index: int) -> int:
+    """SplitMix64 in plain Python integers, written from the published algorithm."""
+    mask = (1 << 64) - 1
+    z = (key + (index + 1) * 0x9E3779B97F4A7C15) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return (z ^ (z >> 31)) >> 40
+
+
+def test_random_bits_are_splitmix64():
+    # 0xE220A8397B1DCDAF is SplitMix64's first output from seed 0 (the published test vector).
+    assert splitmix64_top24(0, 0) == 0xE220A8397B1DCDAF >> 40
+    key = 0x0123456789ABCDEF
+    expected = [splitmix64_top24(key, i) for i in range(64)]
+    assert random_bits(np.uint64(key), np.arange(64, dtype=np.uint64)).tolist() == expected
+
+
+@pytest.mark.parametrize("n", [1, 7, 1000])
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
+def test_dropout_mask_is_the_same_on_both_backends(n, p):
+    key = np.uint64(12345)
+    # Independent definition: element i is dropped iff its 24 bits are below p * 2**24.
+    expected = np.array([splitmix64_top24(int(key), i) >= round(p * 2**24) for i in range(n)])
+    for impl in both_implementations(dropout.dropout_mask):
+        mask = impl(n, p, key)
+        assert mask.dtype == np.bool_ and mask.shape == (n,)
+        assert np.array_equal(mask, expected)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
+def test_dropout_drops_a_binomial_fraction(p):
+    n = 50_000
+    for key in (np.uint64(1), np.uint64(2**63 + 5)):
+        dropped = n - int(dropout.dropout_mask.numba_impl(n, p, key).sum())
+        # Within 5 standard deviations of Binomial(n, p): fails by chance with probability ~6e-7.
+        assert abs(dropped - n * p) <= 5 * np.sqrt(n * p * (1 - p))
+
+
+def test_dropout_masks_differ_between_keys():
+    first = dropout.dropout_mask.numba_impl(1000, 0.5, np.uint64(1))
+    second = dropout.dropout_mask.numba_impl(1000, 0.5, np.uint64(2))
+    assert 0.4 < np.mean(first != second) < 0.6
+
+
+@pytest.mark.parametrize("shape", [(1,), (7,), (3, 5, 17)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dropout_apply_keeps_exact_scaled_values(shape, dtype):
+    p, key = 0.3, np.uint64(99)
+    scale = 1.0 / (1.0 - p)
+    x = np.random.default_rng(10).standard_normal(shape).astype(dtype)
+    kept = dropout.dropout_mask.numpy_impl(x.size, p, key).reshape(shape)
+    results = [impl(x, p, key, scale) for impl in both_implementations(dropout.dropout_apply)]
+    for y in results:
+        assert y.dtype == dtype and y.shape == shape
+        assert np.array_equal(y[kept], x[kept] * dtype(scale))
+        assert np.all(y[~kept] == 0.0)
+    assert np.array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dropout_apply_edges(dtype):
+    x = np.array([[1.5, -2.0, np.inf], [np.nan, 0.25, 3.0]], dtype=dtype)
+    key = np.uint64(7)
+    for impl in both_implementations(dropout.dropout_apply):
+        # p = 0 keeps everything: exactly x * scale.
+        assert np.array_equal(impl(x, 0.0, key, 1.0), x, equal_nan=True)
+        assert np.array_equal(impl(x, 0.0, key, 2.0), x * dtype(2.0), equal_nan=True)
+        # p = 1 drops everything: exact zeros, even for inf and nan (no 0 * inf).
+        assert np.array_equal(impl(x, 1.0, key, 0.0), np.zeros_like(x))
+    for impl in both_implementations(dropout.dropout_mask):
+        assert impl(1000, 0.0, key).all()
+        assert not impl(1000, 1.0, key).any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dropout_backward_reuses_the_forward_mask(dtype):
+    # Backward is dropout_apply on the gradient with the forward's key: the same elements are zeroed
+    # and the survivors carry the same scale, which is d(x * mask * scale)/dx.
+    p, key, scale = 0.5, np.uint64(2024), 2.0
+    rng = np.random.default_rng(11)
+    x = rng.uniform(1.0, 2.0, (6, 9)).astype(dtype)  # no zeros, so y == 0 exactly marks a drop
+    grad = rng.uniform(1.0, 2.0, (6, 9)).astype(dtype)
+    for impl in both_implementations(dropout.dropout_apply):
+        y = impl(x, p, key, scale)
+        dx = impl(grad, p, key, scale)
+        assert np.array_equal(y == 0, dx == 0)
+        assert np.array_equal(dx[y != 0], grad[y != 0] * dtype(scale))
+
+
+# ----------------------------------------------------------------------------------- embedding
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_rows", [1, 50])
+def test_embedding_backward_adds_repeated_rows(dtype, n_rows):
+    rng = np.random.default_rng(12)
+    num_embeddings, dim = 11, 6
+    indices = rng.integers(0, 4, n_rows)  # few distinct rows: many repeats
+    grad = rng.standard_normal((n_rows, dim)).astype(dtype)
+    expected = np.zeros((num_embeddings, dim))
+    for n, row in enumerate(indices):
+        expected[row] += grad[n]
+    results = [impl(indices, grad, num_embeddings) for impl in both_implementations(embedding.embedding_backward)]
+    for dweight in results:
+        assert_close(dweight, expected, dtype)
+    # Both add the same numbers in the same order.
+    assert np.array_equal(results[0], results[1])
+
+
+def test_embedding_backward_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(13)
+    indices = rng.integers(0, 9, 40)
+    grad = rng.standard_normal((40, 5))
+    weight_t = torch.zeros((9, 5), dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.embedding(torch.tensor(indices), weight_t).backward(torch.tensor(grad))
+    for impl in both_implementations(embedding.embedding_backward):
+        assert_close(impl(indices, grad, 9), weight_t.grad, np.float64)
+
+
+# ----------------------------------------------------------------------------------- attention
+
+
+ATTENTION_SHAPES = [(1, 1, 1), (2, 5, 7), (3, 7, 5), (4, 16, 16)]
+
+
+def attention_inputs(shape, dtype, has_bias, seed):
+    rng = np.random.default_rng(seed)
+    scores = (2 * rng.standard_normal(shape)).astype(dtype)
+    grad = rng.standard_normal(shape).astype(dtype)
+    if not has_bias:
+        return scores, np.zeros((1, 1, 1), dtype), grad
+    bias = rng.standard_normal(shape).astype(dtype)
+    bias[rng.random(shape) < 0.2] = -np.inf  # an attn_mask turned into a bias
+    bias[0, -1, :] = -np.inf  # a query that may see nothing
+    return scores, bias, grad
+
+
+def attention_reference(torch, scores, bias, has_bias, causal, scale, p, key):
+    """Differentiable float64 torch version: masked softmax, then the dropout mask the dropout
+    kernel draws for the flat index of each element. Returns (scores tensor, probs, dropped)."""
+    scores_t = float64_tensor(torch, scores, requires_grad=True)
+    z = scale * scores_t
+    if has_bias:
+        z = z + float64_tensor(torch, bias)
+    if causal:
+        visible = torch.ones(scores.shape[1:], dtype=torch.bool).tril()
+        z = z.masked_fill(~visible, float("-inf"))
+    # torch.softmax gives nan for a row with nothing visible, where the contract is a row of zeros:
+    # such rows go through softmax as constants (no gradient) and are zeroed afterwards.
+    nothing_visible = (z == float("-inf")).all(dim=-1, keepdim=True)
+    probs = torch.softmax(torch.where(nothing_visible, 0.0, z), dim=-1) * ~nothing_visible
+    kept = dropout.dropout_mask.numpy_impl(scores.size, p, key).reshape(scores.shape)
+    keep_scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    return scores_t, probs, probs * torch.tensor(kept) * keep_scale
+
+
+ATTENTION_CASES = [
+    (has_bias, causal, p) for has_bias in (False, True) for causal in (False, True) for p in (0.0, 0.25)
+]
+
+
+@pytest.mark.parametrize("has_bias, causal, p", ATTENTION_CASES)
+@pytest.mark.parametrize("shape", ATTENTION_SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_attention_backends_agree(has_bias, causal, p, shape, dtype):
+    scores, bias, grad = attention_inputs(shape, dtype, has_bias, seed=14)
+    key, scale = np.uint64(31), 0.7
+    probs, dropped = attention.attention_probs_forward.numpy_impl(scores, bias, has_bias, causal, scale, p, key)
+    probs_nb, dropped_nb = attention.attention_probs_forward.numba_impl(
+        scores, bias, has_bias, causal, scale, p, key
+    )
+    assert_close(probs_nb, probs, dtype)
+    assert_close(dropped_nb, dropped, dtype)
+    assert np.array_equal(dropped_nb == 0, dropped == 0)
+    assert_close(
+        attention.attention_probs_backward.numba_impl(probs, grad, p, key, scale),
+        attention.attention_probs_backward.numpy_impl(probs, grad, p, key, scale),
+        dtype,
+    )
+
+
+@pytest.mark.parametrize("has_bias, causal, p", ATTENTION_CASES)
+@pytest.mark.parametrize("shape", ATTENTION_SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_attention_matches_torch(has_bias, causal, p, shape, dtype):
+    torch = pytest.importorskip("torch")
+    scores, bias, grad = attention_inputs(shape, dtype, has_bias, seed=15)
+    key, scale = np.uint64(2**40 + 3), 0.125
+    scores_t, probs_t, dropped_t = attention_reference(torch, scores, bias, has_bias, causal, scale, p, key)
+    dropped_t.backward(float64_tensor(torch, grad))
+    for forward_impl, backward_impl in zip(
+        both_implementations(attention.attention_probs_forward),
+        both_implementations(attention.attention_probs_backward),
+    ):
+        probs, dropped = forward_impl(scores, bias, has_bias, causal, scale, p, key)
+        assert not np.isnan(probs).any()
+        assert_close(probs, probs_t, dtype)
+        assert_close(dropped, dropped_t, dtype)
+        if p == 0.0:
+            assert dropped is probs
+        # The backward regenerates the forward's mask from the key: gradients match autograd
+        # through the very mask the forward applied.
+        assert_close(backward_impl(probs, grad, p, key, scale), scores_t.grad, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_attention_with_every_weight_dropped(dtype):
+    scores, bias, grad = attention_inputs((2, 4, 6), dtype, has_bias=False, seed=16)
+    key = np.uint64(5)
+    for forward_impl, backward_impl in zip(
+        both_implementations(attention.attention_probs_forward),
+        both_implementations(attention.attention_probs_backward),
+    ):
+        probs, dropped = forward_impl(scores, bias, False, True, 1.0, 1.0, key)
+        assert np.array_equal(dropped, np.zeros_like(scores))
+        assert np.array_equal(backward_impl(probs, grad, 1.0, key, 1.0), np.zeros_like(scores))
+
+
+# --------------------------------------------------------------------------------------- adamw
+
+
+@pytest.mark.parametrize("decoupled", [True, False])
+@pytest.mark.parametrize("shape", [(1,), (3, 5), (2, 3, 4)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_adamw_matches_torch(decoupled, shape, dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(17)
+    lr, betas, eps, weight_decay = 0.05, (0.8, 0.95), 1e-6, 0.1
+    initial = rng.standard_normal(shape)
+    grads = [rng.standard_normal(shape) for _ in range(3)]
+
+    param_t = torch.tensor(initial, requires_grad=True)
+    optimizer_class = torch.optim.AdamW if decoupled else torch.optim.Adam
+    optimizer = optimizer_class([param_t], lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+    states = {
+        impl: [initial.astype(dtype), np.zeros(shape, dtype), np.zeros(shape, dtype)]
+        for impl in both_implementations(adamw.adamw_update)
+    }
+    for step, grad in enumerate(grads, start=1):
+        param_t.grad = torch.tensor(grad)
+        optimizer.step()
+        for impl, (param, exp_avg, exp_avg_sq) in states.items():
+            result = impl(
+                param, grad.astype(dtype), exp_avg, exp_avg_sq, lr, *betas, eps, weight_decay, step, decoupled
+            )
+            assert result is None  # the update is in place
+    torch_state = optimizer.state[param_t]
+    for param, exp_avg, exp_avg_sq in states.values():
+        assert_close(param, param_t, dtype)
+        assert_close(exp_avg, torch_state["exp_avg"], dtype)
+        assert_close(exp_avg_sq, torch_state["exp_avg_sq"], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_adamw_backends_agree(dtype):
+    rng = np.random.default_rng(18)
+    arrays = [rng.standard_normal((4, 7)).astype(dtype) for _ in range(3)]
+    arrays[2] = np.abs(arrays[2])  # a second moment is never negative
+    grad = rng.standard_normal((4, 7)).astype(dtype)
+    numpy_state = [a.copy() for a in arrays]
+    numba_state = [a.copy() for a in arrays]
+    for decoupled in (True, False):
+        adamw.adamw_update.numpy_impl(numpy_state[0], grad, *numpy_state[1:], 1e-2, 0.9, 0.999, 1e-8, 0.01, 7, decoupled)
+        adamw.adamw_update.numba_impl(numba_state[0], grad, *numba_state[1:], 1e-2, 0.9, 0.999, 1e-8, 0.01, 7, decoupled)
+    for actual, expected in zip(numba_state, numpy_state):
+        assert_close(actual, expected, dtype)
+
+
+def test_adamw_refuses_a_non_contiguous_parameter():
+    param = np.zeros((4, 6))[:, ::2]  # a strided view: a flat copy of it would lose the update
+    with pytest.raises(ValueError, match="C-contiguous"):
+        adamw.adamw_update.numba_impl(
+            param, np.zeros((4, 3)), np.zeros((4, 3)), np.zeros((4, 3)), 0.1, 0.9, 0.999, 1e-8, 0.0, 1, True
+        )
+
+
+# ------------------------------------------------------------------------------------- compile
+
+
+def test_importing_the_kernels_compiles_nothing():
+    numba = pytest.importorskip("numba")
+    if numba.config.DISABLE_JIT:
+        pytest.skip("nothing is ever compiled with NUMBA_DISABLE_JIT=1")
+    code = (
+        "import numba.core.registry\n"
+        "from tinygrad_drop.kernels import adamw, attention, cross_entropy, dropout, embedding, gelu,"
+        " layer_norm, softmax\n"
+        "modules = [adamw, attention, cross_entropy, dropout, embedding, gelu, layer_norm, softmax]\n"
+        "dispatchers = [v for m in modules for v in vars(m).values()"
+        " if isinstance(v, numba.core.registry.CPUDispatcher)]\n"
+        "assert len(dispatchers) >= 15, len(dispatchers)\n"
+        "compiled = [d.py_func.__name__ for d in dispatchers if d.signatures]\n"
+        "assert not compiled, compiled\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPOSITORY_ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,250 @@
+"""Layers against PyTorch, forward and gradients, on both backends.
+
+Each test builds one of our layers, copies its weights into the PyTorch twin (torch.nn where torch
+has the layer, tests/torch_reference.py where it does not), runs the same input through both, pulls
+the same random upstream gradient back through both, and compares outputs, input gradients and
+parameter gradients. Tests skip when torch is not installed.
+
+Tolerances: float64 to 1e-6 relative (far above rounding; a wrong formula misses by orders of
+magnitude), float32 to 1e-5 for single layers and 1e-4 for the composed attention layers, whose
+sums over heads, keys and features accumulate float32 rounding in a different order than torch's.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_drop as td
+from tinygrad_drop import nn
+from torch_reference import copy_into_torch, nanogpt_classes
+
+pytestmark = pytest.mark.nn
+
+FLOAT64 = dict(rtol=1e-6, atol=1e-9)
+FLOAT32 = dict(rtol=1e-5, atol=1e-6)
+COMPOSED = dict(rtol=1e-4, atol=1e-5)
+
+
+@pytest.fixture(params=["numpy", "numba"])
+def backend(request):
+    previous = td.get_backend()
+    td.set_backend(request.param)
+    yield request.param
+    td.set_backend(previous)
+
+
+def random_array(shape, dtype=np.float32, seed: int = 0, loc: float = 0.0, scale: float = 1.0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(loc, scale, size=shape).astype(dtype)
+
+
+def backward_both(torch, ours: td.Tensor, theirs, seed: int = 99) -> None:
+    """Backpropagate one random upstream gradient through both outputs (sum(out * g))."""
+    assert ours.shape == tuple(theirs.shape), f"output shapes differ: {ours.shape} vs {tuple(theirs.shape)}"
+    upstream = random_array(ours.shape, ours.dtype, seed)
+    (ours * td.tensor(upstream)).sum().backward()
+    (theirs * torch.from_numpy(upstream)).sum().backward()
+
+
+def assert_matches(ours, theirs, tolerance: dict, what: str) -> None:
+    assert ours is not None, f"{what}: no gradient reached our tensor"
+    ours = ours.numpy() if isinstance(ours, td.Tensor) else ours
+    theirs = theirs.detach().numpy()
+    assert np.isfinite(ours).all(), f"{what}: not finite"
+    np.testing.assert_allclose(ours, theirs, err_msg=what, **tolerance)
+
+
+def assert_parameter_grads_match(ours: nn.Module, theirs, tolerance: dict) -> None:
+    their_params = dict(theirs.named_parameters())
+    our_params = dict(ours.named_parameters())
+    assert our_params.keys() == their_params.keys()
+    for name, parameter in our_params.items():
+        assert_matches(parameter.grad, their_params[name].grad, tolerance, f"grad of {name}")
+
+
+# ---- Linear, Embedding, GELU --------------------------------------------------------------------
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_matches_torch(bias):
+    torch = pytest.importorskip("torch")
+    layer = nn.Linear(5, 4, bias=bias)
+    twin = torch.nn.Linear(5, 4, bias=bias)
+    copy_into_torch(torch, twin, layer)
+    x = random_array((2, 3, 5))
+    ours, theirs = td.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, expected = layer(ours), twin(theirs)
+    assert_matches(out.data, expected, FLOAT32, "Linear forward")
+    backward_both(torch, out, expected)
+    assert_matches(ours.grad, theirs.grad, FLOAT32, "Linear input grad")
+    assert_parameter_grads_match(layer, twin, FLOAT32)
+
+
+def test_embedding_weight_grad_sums_repeated_indices(backend):
+    torch = pytest.importorskip("torch")
+    table = nn.Embedding(6, 4)
+    twin = torch.nn.Embedding(6, 4)
+    copy_into_torch(torch, twin, table)
+    # row 1 is looked up 3 times, row 3 twice, rows 2 and 5 never (their gradient must be 0)
+    indices = np.array([[1, 3, 1], [0, 4, 1], [3, 3, 3]])
+    out, expected = table(td.tensor(indices)), twin(torch.from_numpy(indices))
+    assert_matches(out.data, expected, FLOAT32, "Embedding forward")
+    backward_both(torch, out, expected)
+    assert_matches(table.weight.grad, twin.weight.grad, FLOAT32, "Embedding weight grad")
+    assert not table.weight.grad.numpy()[[2, 5]].any()
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_matches_torch_in_float64(approximate, backend):
+    torch = pytest.importorskip("torch")
+    x = np.linspace(-6.0, 6.0, 61)
+    ours, theirs = td.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, expected = nn.GELU(approximate)(ours), torch.nn.GELU(approximate)(theirs)
+    assert_matches(out.data, expected, FLOAT64, f"GELU({approximate}) forward")
+    backward_both(torch, out, expected)
+    assert_matches(ours.grad, theirs.grad, FLOAT64, f"GELU({approximate}) grad")
+
+
+def test_gelu_rejects_unknown_approximation():
+    with pytest.raises(ValueError, match="approximate"):
+        nn.GELU("sigmoid")
+
+
+# ---- LayerNorm ----------------------------------------------------------------------------------
+
+AFFINE_CASES = [dict(elementwise_affine=True, bias=True), dict(elementwise_affine=True, bias=False),
+                dict(elementwise_affine=False, bias=True)]
+
+
+@pytest.mark.layernorm
+@pytest.mark.parametrize("dtype, tolerance", [(np.float64, FLOAT64), (np.float32, FLOAT32)], ids=["float64", "float32"])
+@pytest.mark.parametrize("normalized_shape", [(8,), (3, 4)], ids=["1d", "2d"])
+@pytest.mark.parametrize("affine", AFFINE_CASES, ids=["affine", "no-bias", "no-affine"])
+def test_layer_norm_matches_torch(affine, normalized_shape, dtype, tolerance, backend):
+    torch = pytest.importorskip("torch")
+    layer = nn.LayerNorm(normalized_shape, dtype=dtype, **affine)
+    twin = torch.nn.LayerNorm(normalized_shape, dtype=torch.float64 if dtype == np.float64 else torch.float32,
+                              **affine)
+    for i, parameter in enumerate(layer.parameters()):  # away from 1 and 0, so mistakes show
+        parameter.data[...] = random_array(parameter.shape, dtype, seed=10 + i)
+    copy_into_torch(torch, twin, layer)
+    # a mean far from 0 and a spread far from 1, so the normalization has work to do
+    x = random_array((2, 3) + normalized_shape, dtype, loc=3.0, scale=2.5)
+    ours, theirs = td.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, expected = layer(ours), twin(theirs)
+    assert out.dtype == dtype
+    assert_matches(out.data, expected, tolerance, "LayerNorm forward")
+    backward_both(torch, out, expected)
+    assert_matches(ours.grad, theirs.grad, tolerance, "LayerNorm input grad")
+    assert_parameter_grads_match(layer, twin, tolerance)
+
+
+@pytest.mark.layernorm
+def test_layer_norm_parameters_follow_its_options():
+    assert [name for name, _ in nn.LayerNorm(4).named_parameters()] == ["weight", "bias"]
+    assert [name for name, _ in nn.LayerNorm(4, bias=False).named_parameters()] == ["weight"]
+    assert list(nn.LayerNorm(4, elementwise_affine=False).parameters()) == []
+    with pytest.raises(ValueError, match="layer_norm"):
+        nn.LayerNorm(4)(td.zeros(2, 5))
+
+
+# ---- attention layers ---------------------------------------------------------------------------
+
+@pytest.mark.attention
+@pytest.mark.parametrize("dropout_in_eval", [False, True], ids=["no-dropout", "eval-with-dropout"])
+def test_causal_self_attention_matches_torch(dropout_in_eval, backend):
+    """With copied weights; a layer with dropout in eval() must equal the dropout-free twin."""
+    torch = pytest.importorskip("torch")
+    td.manual_seed(0)
+    p = 0.5 if dropout_in_eval else 0.0
+    layer = nn.CausalSelfAttention(8, 2, attn_pdrop=p, resid_pdrop=p)
+    if dropout_in_eval:
+        layer.eval()
+    twin = nanogpt_classes(torch).CausalSelfAttention(8, 2)
+    copy_into_torch(torch, twin, layer)
+    x = random_array((2, 5, 8))
+    ours, theirs = td.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, expected = layer(ours), twin(theirs)
+    assert_matches(out.data, expected, COMPOSED, "CausalSelfAttention forward")
+    backward_both(torch, out, expected)
+    assert_matches(ours.grad, theirs.grad, COMPOSED, "CausalSelfAttention input grad")
+    assert_parameter_grads_match(layer, twin, COMPOSED)
+
+
+def mha_masks(torch, T: int, S: int) -> dict:
+    """(our attn_mask, torch's attn_mask, is_causal) per case. Bool masks follow
+    torch.nn.MultiheadAttention: True = this key is hidden. Every query keeps a visible key."""
+    rng = np.random.default_rng(5)
+    hidden = rng.random((T, S)) < 0.4
+    hidden[:, 0] = False
+    additive = rng.normal(size=(T, S)).astype(np.float32)
+    future = np.triu(np.ones((T, S), dtype=bool), k=1)
+    return {
+        "no-mask": (None, None, False),
+        "bool-mask": (hidden, torch.from_numpy(hidden), False),
+        "float-mask": (additive, torch.from_numpy(additive), False),
+        "causal": (None, torch.from_numpy(future), True),
+    }
+
+
+@pytest.mark.attention
+@pytest.mark.parametrize("case", ["no-mask", "bool-mask", "float-mask", "causal"])
+def test_multihead_attention_matches_torch(case, backend):
+    torch = pytest.importorskip("torch")
+    E, heads, T, S = 8, 2, 4, 6
+    layer = nn.MultiheadAttention(E, heads)
+    twin = torch.nn.MultiheadAttention(E, heads, batch_first=True)
+    with torch.no_grad():  # torch keeps q, k, v projections stacked in one in_proj matrix
+        twin.in_proj_weight.copy_(torch.from_numpy(np.concatenate(
+            [layer.q_proj.weight.data, layer.k_proj.weight.data, layer.v_proj.weight.data])))
+        twin.in_proj_bias.copy_(torch.from_numpy(np.concatenate(
+            [layer.q_proj.bias.data, layer.k_proj.bias.data, layer.v_proj.bias.data])))
+        twin.out_proj.weight.copy_(torch.from_numpy(layer.out_proj.weight.data))
+        twin.out_proj.bias.copy_(torch.from_numpy(layer.out_proj.bias.data))
+    our_mask, their_mask, is_causal = mha_masks(torch, T, S)[case]
+    arrays = [random_array((2, T, E), seed=1), random_array((2, S, E), seed=2), random_array((2, S, E), seed=3)]
+    ours = [td.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, weights = layer(*ours, attn_mask=our_mask, is_causal=is_causal)
+    expected, _ = twin(*theirs, attn_mask=their_mask, is_causal=is_causal, need_weights=False)
+    assert weights is None
+    assert_matches(out.data, expected, COMPOSED, "MultiheadAttention forward")
+    backward_both(torch, out, expected)
+    for name, mine, their in zip(["query", "key", "value"], ours, theirs):
+        assert_matches(mine.grad, their.grad, COMPOSED, f"grad of {name}")
+    stacked = np.concatenate([layer.q_proj.weight.grad.numpy(), layer.k_proj.weight.grad.numpy(),
+                              layer.v_proj.weight.grad.numpy()])
+    assert_matches(stacked, twin.in_proj_weight.grad, COMPOSED, "grad of in_proj_weight")
+    assert_matches(layer.out_proj.weight.grad, twin.out_proj.weight.grad, COMPOSED, "grad of out_proj.weight")
+
+
+@pytest.mark.attention
+def test_attention_layers_reject_bad_configurations():
+    with pytest.raises(ValueError, match="divisible"):
+        nn.CausalSelfAttention(10, 3)
+    with pytest.raises(ValueError, match="divisible"):
+        nn.MultiheadAttention(10, 4)
+    layer = nn.MultiheadAttention(8, 2)
+    x = td.zeros(1, 3, 8)
+    with pytest.raises(NotImplementedError, match="need_weights"):
+        layer(x, x, x, need_weights=True)
+
+
+# ---- the transformer block ----------------------------------------------------------------------
+
+@pytest.mark.attention
+@pytest.mark.parametrize("norm_first", [True, False], ids=["pre-norm", "post-norm"])
+def test_transformer_block_matches_torch(norm_first, backend):
+    torch = pytest.importorskip("torch")
+    td.manual_seed(1)
+    block = nn.TransformerBlock(8, 2, norm_first=norm_first)
+    for name, parameter in block.named_parameters():  # LayerNorm away from (1, 0): it matters where it sits
+        if "ln_" in name:
+            parameter.data[...] = random_array(parameter.shape, seed=len(name), loc=1.0, scale=0.3)
+    twin = nanogpt_classes(torch).Block(8, 2, norm_first=norm_first)
+    copy_into_torch(torch, twin, block)
+    x = random_array((2, 5, 8), loc=0.5, scale=2.0)
+    ours, theirs = td.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, expected = block(ours), twin(theirs)
+    assert_matches(out.data, expected, COMPOSED, "TransformerBlock forward")
+    backward_both(torch, out, expected)
+    assert_matches(ours.grad, theirs.grad, COMPOSED, "TransformerBlock input grad")
+    assert_parameter_grads_match(block, twin, COMPOSED)

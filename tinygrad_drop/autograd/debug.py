@@ -1,0 +1,153 @@
+"""Step through backprop: the backward pass one node at a time, as records you can read.
+
+    for step in td.autograd.backward_steps(loss):
+        print(step)     # <step 0 CrossEntropyBackward | grad () norm 1 | -> input 0 (32, 65) norm 0.12 ...>
+
+`backward_steps` drives the engine's own walk (engine.backward_walk), so running it to the end
+*is* `loss.backward()`: the same order, the same arithmetic, the same gradients in the leaves'
+`.grad`. Stop early (break out of the loop) and the leaves have only what was accumulated so far.
+
+Each step is one use of the chain rule. A node computed y = f(x_1, ..., x_n); the step shows
+
+    grad          dL/dy, the gradient arriving from the loss side
+    input_grads   dL/dx_i = dL/dy * dy/dx_i for each input (None where no gradient flows)
+
+Leaves (parameters, inputs made by the user) have no node: their step is "AccumulateGrad", where
+the arriving gradient is added into `.grad`. `created_at` (the user's file:line that created the
+node) is known for graphs built inside `td.detect_anomaly()`. `explain(loss)` prints the walk.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Mapping, TextIO
+
+import numpy as np
+
+from .anomaly import short_location
+from .engine import as_array, backward_walk
+
+LEAF_STEP = "AccumulateGrad"
+
+
+def tensor_names(source: Any) -> dict[int, str]:
+    """Names for tensors, keyed by id: from a Module (its named_parameters), a mapping
+    name -> tensor (e.g. dict(model.named_parameters())) or an iterable of (name, tensor) pairs."""
+    if source is None:
+        return {}
+    if hasattr(source, "named_parameters"):
+        pairs = source.named_parameters()
+    elif isinstance(source, Mapping):
+        pairs = source.items()
+    elif isinstance(source, Iterable):
+        pairs = source
+    else:
+        raise TypeError(f"names: expected a Module, a mapping name -> tensor or (name, tensor) pairs, "
+                        f"got {type(source).__name__}")
+    return {id(tensor): name for name, tensor in pairs}
+
+
+def norm(array: np.ndarray) -> float:
+    """The L2 norm, accumulated in float64 so float32 squares cannot overflow."""
+    return float(np.sqrt(np.sum(np.square(array, dtype=np.float64))))
+
+
+def describe(array: np.ndarray | None) -> str:
+    return "-" if array is None else f"{tuple(array.shape)} norm {norm(array):.4g}"
+
+
+@dataclass(repr=False)
+class BackwardStep:
+    """What one node of the backward walk received and what it passed on."""
+
+    index: int
+    name: str                      # "MatMulBackward", or "AccumulateGrad" for a leaf
+    tensor: Any                    # the Tensor whose gradient this step handles
+    grad: np.ndarray               # dL/d(tensor), arriving from the loss side
+    inputs: tuple                  # the node's inputs: Tensors, None for non-tensor arguments
+    input_grads: tuple             # dL/d(each input), None where none flows
+    created_at: str | None = None  # 'file:line' of the user code that created the node
+    label: str | None = None       # the leaf's parameter name, when names were given
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.name == LEAF_STEP
+
+    @property
+    def grad_norm(self) -> float:
+        return norm(self.grad)
+
+    @property
+    def tensor_input_grads(self) -> list[tuple[int, np.ndarray | None]]:
+        """(position, gradient) for the inputs that are tensors; ints, shapes and flags passed
+        to the op have no gradient and are left out."""
+        return [(i, g) for i, (t, g) in enumerate(zip(self.inputs, self.input_grads)) if t is not None]
+
+    @property
+    def input_shapes(self) -> list[tuple | None]:
+        return [None if g is None else tuple(g.shape) for _, g in self.tensor_input_grads]
+
+    @property
+    def input_grad_norms(self) -> list[float | None]:
+        return [None if g is None else norm(g) for _, g in self.tensor_input_grads]
+
+    @property
+    def where(self) -> str:
+        return "-" if self.created_at is None else short_location(self.created_at)
+
+    def __repr__(self) -> str:
+        title = f"step {self.index} {self.name}"
+        if self.label is not None:
+            title += f" {self.label}"
+        if self.created_at is not None:
+            title += f" at {self.where}"
+        parts = [title, f"grad {describe(self.grad)}"]
+        if self.inputs:
+            parts.append("-> " + ", ".join(f"input {i} {describe(g)}" for i, g in self.tensor_input_grads))
+        return "<" + " | ".join(parts) + ">"
+
+
+def backward_steps(root, grad=None, retain_graph: bool = False, names: Any = None) -> Iterator[BackwardStep]:
+    """Run root.backward(grad, retain_graph) one node at a time, yielding a BackwardStep per node.
+
+    names: a Module or (name, tensor) pairs, to label the leaves' steps (e.g. "fc1.weight")."""
+    labels = tensor_names(names)
+    for index, (tensor, g, input_grads) in enumerate(backward_walk(root, grad, retain_graph)):
+        node = tensor.grad_fn
+        yield BackwardStep(
+            index=index,
+            name=LEAF_STEP if node is None else node.name,
+            tensor=tensor,
+            grad=g,
+            inputs=() if node is None else tuple(node.inputs),
+            input_grads=tuple(None if x is None else as_array(x) for x in input_grads),
+            created_at=None if node is None else node.created_at,
+            label=labels.get(id(tensor)),
+        )
+
+
+def format_table(steps: list[BackwardStep]) -> str:
+    """The walk as a table: one row per step, one column per thing a step holds."""
+    header = ("#", "node", "created at", "grad in", "grads out (one per input)")
+    rows = [(str(s.index), s.name if s.label is None else f"{s.name} {s.label}", s.where,
+             describe(s.grad), "; ".join(describe(g) for _, g in s.tensor_input_grads) or "(into .grad)")
+            for s in steps]
+    widths = [max(len(row[c]) for row in [header] + rows) for c in range(len(header) - 1)]
+    lines = []
+    for row in [header] + rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]
+        lines.append("  ".join(cells).rstrip())
+    lines.insert(1, "-" * max(len(line) for line in lines))
+    return "\n".join(lines)
+
+
+def explain(root, grad=None, retain_graph: bool = False, names: Any = None,
+            file: TextIO | None = None) -> list[BackwardStep]:
+    """Run the backward pass (it *is* root.backward()) and print every step as a table.
+    Returns the steps, for a closer look at any one of them."""
+    steps = list(backward_steps(root, grad, retain_graph, names))
+    leaves = sum(step.is_leaf for step in steps)
+    print(f"backward of a tensor of shape {tuple(root.shape)}: {len(steps) - leaves} nodes, "
+          f"{leaves} leaves (their .grad now holds the result)", file=file or sys.stdout)
+    print(format_table(steps), file=file or sys.stdout)
+    return steps
