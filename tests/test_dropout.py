@@ -23,14 +23,6 @@ SIGMAS = 5
 P_MESSAGE = "dropout probability has to be between 0 and 1, but got"
 
 
-@pytest.fixture(params=["numpy", "numba"])
-def backend(request):
-    previous = td.get_backend()
-    td.set_backend(request.param)
-    yield request.param
-    td.set_backend(previous)
-
-
 def random_array(shape, dtype=np.float32, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=shape).astype(dtype)
 
@@ -42,6 +34,12 @@ def forward_backward(layer, x: np.ndarray, seed: int = 1) -> tuple[np.ndarray, n
     upstream = random_array(out.shape, x.dtype, seed)
     (out * td.tensor(upstream)).sum().backward()
     return out.numpy(), inputs.grad.numpy(), upstream
+
+
+def assert_identical(ours: np.ndarray, reference: np.ndarray) -> None:
+    """Bit-identical and finite (assert_array_equal alone lets NaN equal NaN)."""
+    assert np.isfinite(ours).all(), "result is not finite"
+    np.testing.assert_array_equal(ours, reference)
 
 
 def binomial_tolerance(p: float, n: int) -> float:
@@ -228,7 +226,7 @@ def test_masks_are_identical_on_numpy_and_numba(p):
     finally:
         td.set_backend(previous)
     for a, b in zip(results["numpy"], results["numba"]):
-        np.testing.assert_array_equal(a, b)
+        assert_identical(a, b)
 
 
 # ---- attention dropout (scaled_dot_product_attention) -------------------------------------------
@@ -284,7 +282,7 @@ def test_attention_dropout_gradients_agree_across_backends():
     finally:
         td.set_backend(previous)
     for a, b in zip(results["numpy"], results["numba"]):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14, equal_nan=False)
 
 
 def test_attention_dropout_statistics(backend):
@@ -308,7 +306,7 @@ def test_attention_dropout_changes_outputs_but_p_zero_is_deterministic(backend):
     td.manual_seed(33)
     q, k, v = (td.tensor(random_array((2, 2, 5, 4), seed=s)) for s in range(3))
     plain = F.scaled_dot_product_attention(q, k, v).numpy()
-    np.testing.assert_array_equal(plain, F.scaled_dot_product_attention(q, k, v, dropout_p=0.0).numpy())
+    assert_identical(plain, F.scaled_dot_product_attention(q, k, v, dropout_p=0.0).numpy())
     first = F.scaled_dot_product_attention(q, k, v, dropout_p=0.3).numpy()
     second = F.scaled_dot_product_attention(q, k, v, dropout_p=0.3).numpy()
     assert not np.allclose(first, plain) and not np.allclose(first, second)
@@ -323,8 +321,8 @@ def test_attention_layer_dropout_is_off_in_eval(backend):
     first, second = layer(x).numpy(), layer(x).numpy()
     assert not np.allclose(first, second)
     layer.eval()
-    np.testing.assert_array_equal(layer(x).numpy(), layer(x).numpy())
-    np.testing.assert_allclose(layer(x).numpy(), reference(x).numpy(), rtol=1e-6, atol=1e-7)
+    assert_identical(layer(x).numpy(), layer(x).numpy())
+    np.testing.assert_allclose(layer(x).numpy(), reference(x).numpy(), rtol=1e-6, atol=1e-7, equal_nan=False)
 
 
 def test_attention_dropout_p_one_gives_zeros_without_nan(backend):
@@ -381,7 +379,7 @@ def test_drop_connect_is_the_identity_in_eval_and_draws_anew_in_training(backend
     first, second = layer(x).numpy(), layer(x).numpy()
     assert not np.allclose(first, second)
     layer.eval()
-    np.testing.assert_array_equal(layer(x).numpy(), linear(x).numpy())
+    assert_identical(layer(x).numpy(), linear(x).numpy())
     np.testing.assert_array_equal(F.drop_connect(linear.weight, 0.5, training=False).numpy(), linear.weight.numpy())
 
 

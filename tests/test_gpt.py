@@ -14,20 +14,14 @@ import pytest
 import tinygrad_drop as td
 from tinygrad_drop import nn
 from models.gpt import GPT, GPTConfig
-from torch_reference import copy_into_torch, nanogpt_classes
+from torch_reference import copy_into_torch, nanogpt_classes, single_torch_thread
 
 pytestmark = pytest.mark.gpt
 
 SIZES = dict(vocab_size=40, block_size=16, n_layer=2, n_head=2, n_embd=32)
 DROPOUT = dict(embd_pdrop=0.2, attn_pdrop=0.2, resid_pdrop=0.2)
 
-
-@pytest.fixture(params=["numpy", "numba"])
-def backend(request):
-    previous = td.get_backend()
-    td.set_backend(request.param)
-    yield request.param
-    td.set_backend(previous)
+one_torch_thread = pytest.fixture(autouse=True, scope="module")(single_torch_thread)
 
 
 def make_gpt(seed: int = 0, **overrides) -> GPT:
@@ -47,17 +41,37 @@ def torch_twin(torch, model: GPT):
 
 # ---- names, shapes, init ------------------------------------------------------------------------
 
-def test_state_dict_has_nanogpts_names_and_shapes_with_tied_embeddings():
-    torch = pytest.importorskip("torch")
-    model = make_gpt()
-    ours = {name: value.shape for name, value in model.state_dict().items()}
-    theirs = {name: tuple(value.shape) for name, value in nanogpt_classes(torch).GPT(**SIZES).state_dict().items()}
-    assert ours == theirs
+def nanogpt_names(n_layer: int, bias: bool) -> list[str]:
+    """The state dict keys nanoGPT's model.py writes, in its order (from its module layout)."""
+    def with_bias(prefix: str) -> list[str]:
+        return [f"{prefix}.weight"] + ([f"{prefix}.bias"] if bias else [])
+    block = [name for part in ("ln_1", "attn.c_attn", "attn.c_proj", "ln_2", "mlp.c_fc", "mlp.c_proj")
+             for name in with_bias(part)]
+    return (["transformer.wte.weight", "transformer.wpe.weight"]
+            + [f"transformer.h.{i}.{name}" for i in range(n_layer) for name in block]
+            + with_bias("transformer.ln_f") + ["lm_head.weight"])
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_state_dict_has_nanogpts_names_with_tied_embeddings(bias):
+    model = make_gpt(bias=bias)
+    state = model.state_dict()
+    assert list(state) == nanogpt_names(SIZES["n_layer"], bias)
+    C, V = SIZES["n_embd"], SIZES["vocab_size"]
+    assert state["transformer.h.1.attn.c_attn.weight"].shape == (3 * C, C)  # (out, in), as torch.nn.Linear
+    assert state["transformer.h.0.mlp.c_fc.weight"].shape == (4 * C, C)
+    assert state["lm_head.weight"].shape == state["transformer.wte.weight"].shape == (V, C)
     assert model.transformer.wte.weight is model.lm_head.weight
-    n_embd, vocab = SIZES["n_embd"], SIZES["vocab_size"]
-    # the tied table is counted once: the parameter count excludes it twice-over
-    expected_count = sum(math.prod(shape) for shape in ours.values()) - vocab * n_embd
-    assert model.num_parameters() == expected_count
+    # the tied table is one parameter, counted once
+    assert model.num_parameters() == sum(v.size for v in state.values()) - V * C
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_state_dict_shapes_match_a_torch_nanogpt(bias):
+    torch = pytest.importorskip("torch")
+    ours = {name: value.shape for name, value in make_gpt(bias=bias).state_dict().items()}
+    twin = nanogpt_classes(torch).GPT(**SIZES, bias=bias)
+    assert ours == {name: tuple(value.shape) for name, value in twin.state_dict().items()}
 
 
 def test_a_torch_state_dict_loads_back_unchanged():
@@ -139,11 +153,12 @@ def test_eval_reaches_every_dropout_and_makes_the_output_deterministic(backend):
     model.eval()
     assert not any(m.training for m in model.modules())
     first, second = model(idx, idx)[0].numpy(), model(idx, idx)[0].numpy()
+    assert np.isfinite(first).all()
     np.testing.assert_array_equal(first, second)
     # eval equals the same weights without any dropout: attention dropout is off too
     plain = make_gpt(seed=7)
     plain.load_state_dict(model.state_dict())
-    np.testing.assert_allclose(first, plain(idx, idx)[0].numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(first, plain(idx, idx)[0].numpy(), rtol=1e-6, atol=1e-6, equal_nan=False)
     model.train()
     assert all(m.training for m in dropouts)
 

@@ -64,6 +64,7 @@ SOFTMAX_PAIRS = {
 }
 
 
+@pytest.mark.softmax
 @pytest.mark.parametrize("name", list(SOFTMAX_PAIRS))
 @pytest.mark.parametrize("shape", ROW_SHAPES)
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -77,6 +78,7 @@ def test_softmax_backends_agree(name, shape, dtype):
     assert_close(backward.numba_impl(y, grad), backward.numpy_impl(y, grad), dtype)
 
 
+@pytest.mark.softmax
 @pytest.mark.parametrize("name", list(SOFTMAX_PAIRS))
 @pytest.mark.parametrize("shape", ROW_SHAPES)
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -95,6 +97,7 @@ def test_softmax_matches_torch(name, shape, dtype):
         assert_close(backward_impl(y, grad), x_t.grad, dtype)
 
 
+@pytest.mark.softmax
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_softmax_is_stable_for_huge_and_masked_logits(dtype):
     # exp(1000) overflows in any float dtype: only the max-subtraction keeps this finite.
@@ -123,6 +126,7 @@ def layer_norm_inputs(shape, dtype, seed):
     return x, weight, bias, grad
 
 
+@pytest.mark.layernorm
 @pytest.mark.parametrize("shape", ROW_SHAPES)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_layer_norm_backends_agree(shape, dtype):
@@ -137,6 +141,7 @@ def test_layer_norm_backends_agree(shape, dtype):
         assert_close(actual_part, wanted, dtype)
 
 
+@pytest.mark.layernorm
 @pytest.mark.parametrize("shape", ROW_SHAPES)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_layer_norm_matches_torch(shape, dtype):
@@ -161,6 +166,7 @@ def test_layer_norm_matches_torch(shape, dtype):
         assert_close(dbias, bias_t.grad, dtype)
 
 
+@pytest.mark.layernorm
 def test_layer_norm_variance_survives_a_huge_mean():
     # Rows with mean 1e8 and std 1: the naive one-pass E[x^2] - E[x]^2 cancels 16 digits away and
     # returns garbage (or 0) in float64; the shifted one-pass sums must match two-pass numpy.
@@ -306,6 +312,7 @@ def test_random_bits_are_splitmix64():
     assert random_bits(np.uint64(key), np.arange(64, dtype=np.uint64)).tolist() == expected
 
 
+@pytest.mark.dropout
 @pytest.mark.parametrize("n", [1, 7, 1000])
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
 def test_dropout_mask_is_the_same_on_both_backends(n, p):
@@ -318,6 +325,7 @@ def test_dropout_mask_is_the_same_on_both_backends(n, p):
         assert np.array_equal(mask, expected)
 
 
+@pytest.mark.dropout
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
 def test_dropout_drops_a_binomial_fraction(p):
     n = 50_000
@@ -327,12 +335,14 @@ def test_dropout_drops_a_binomial_fraction(p):
         assert abs(dropped - n * p) <= 5 * np.sqrt(n * p * (1 - p))
 
 
+@pytest.mark.dropout
 def test_dropout_masks_differ_between_keys():
     first = dropout.dropout_mask.numba_impl(1000, 0.5, np.uint64(1))
     second = dropout.dropout_mask.numba_impl(1000, 0.5, np.uint64(2))
     assert 0.4 < np.mean(first != second) < 0.6
 
 
+@pytest.mark.dropout
 @pytest.mark.parametrize("shape", [(1,), (7,), (3, 5, 17)])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_dropout_apply_keeps_exact_scaled_values(shape, dtype):
@@ -348,6 +358,7 @@ def test_dropout_apply_keeps_exact_scaled_values(shape, dtype):
     assert np.array_equal(results[0], results[1])
 
 
+@pytest.mark.dropout
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_dropout_apply_edges(dtype):
     x = np.array([[1.5, -2.0, np.inf], [np.nan, 0.25, 3.0]], dtype=dtype)
@@ -363,6 +374,7 @@ def test_dropout_apply_edges(dtype):
         assert not impl(1000, 1.0, key).any()
 
 
+@pytest.mark.dropout
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_dropout_backward_reuses_the_forward_mask(dtype):
     # Backward is dropout_apply on the gradient with the forward's key: the same elements are zeroed
@@ -451,6 +463,8 @@ ATTENTION_CASES = [
 ]
 
 
+@pytest.mark.attention
+@pytest.mark.dropout
 @pytest.mark.parametrize("has_bias, causal, p", ATTENTION_CASES)
 @pytest.mark.parametrize("shape", ATTENTION_SHAPES)
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -471,6 +485,8 @@ def test_attention_backends_agree(has_bias, causal, p, shape, dtype):
     )
 
 
+@pytest.mark.attention
+@pytest.mark.dropout
 @pytest.mark.parametrize("has_bias, causal, p", ATTENTION_CASES)
 @pytest.mark.parametrize("shape", ATTENTION_SHAPES)
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -495,6 +511,8 @@ def test_attention_matches_torch(has_bias, causal, p, shape, dtype):
         assert_close(backward_impl(probs, grad, p, key, scale), scores_t.grad, dtype)
 
 
+@pytest.mark.attention
+@pytest.mark.dropout
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_attention_with_every_weight_dropped(dtype):
     scores, bias, grad = attention_inputs((2, 4, 6), dtype, has_bias=False, seed=16)

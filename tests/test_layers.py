@@ -16,7 +16,7 @@ import pytest
 
 import tinygrad_drop as td
 from tinygrad_drop import nn
-from torch_reference import copy_into_torch, nanogpt_classes
+from torch_reference import copy_into_torch, nanogpt_classes, single_torch_thread
 
 pytestmark = pytest.mark.nn
 
@@ -24,13 +24,7 @@ FLOAT64 = dict(rtol=1e-6, atol=1e-9)
 FLOAT32 = dict(rtol=1e-5, atol=1e-6)
 COMPOSED = dict(rtol=1e-4, atol=1e-5)
 
-
-@pytest.fixture(params=["numpy", "numba"])
-def backend(request):
-    previous = td.get_backend()
-    td.set_backend(request.param)
-    yield request.param
-    td.set_backend(previous)
+one_torch_thread = pytest.fixture(autouse=True, scope="module")(single_torch_thread)
 
 
 def random_array(shape, dtype=np.float32, seed: int = 0, loc: float = 0.0, scale: float = 1.0) -> np.ndarray:
@@ -63,6 +57,7 @@ def assert_parameter_grads_match(ours: nn.Module, theirs, tolerance: dict) -> No
 
 # ---- Linear, Embedding, GELU --------------------------------------------------------------------
 
+@pytest.mark.matmul
 @pytest.mark.parametrize("bias", [True, False])
 def test_linear_matches_torch(bias):
     torch = pytest.importorskip("torch")
@@ -148,6 +143,7 @@ def test_layer_norm_parameters_follow_its_options():
 
 # ---- attention layers ---------------------------------------------------------------------------
 
+@pytest.mark.matmul
 @pytest.mark.attention
 @pytest.mark.parametrize("dropout_in_eval", [False, True], ids=["no-dropout", "eval-with-dropout"])
 def test_causal_self_attention_matches_torch(dropout_in_eval, backend):
@@ -185,20 +181,25 @@ def mha_masks(torch, T: int, S: int) -> dict:
     }
 
 
+@pytest.mark.matmul
 @pytest.mark.attention
 @pytest.mark.parametrize("case", ["no-mask", "bool-mask", "float-mask", "causal"])
 def test_multihead_attention_matches_torch(case, backend):
     torch = pytest.importorskip("torch")
     E, heads, T, S = 8, 2, 4, 6
-    layer = nn.MultiheadAttention(E, heads)
+    torch.manual_seed(0)
     twin = torch.nn.MultiheadAttention(E, heads, batch_first=True)
-    with torch.no_grad():  # torch keeps q, k, v projections stacked in one in_proj matrix
-        twin.in_proj_weight.copy_(torch.from_numpy(np.concatenate(
-            [layer.q_proj.weight.data, layer.k_proj.weight.data, layer.v_proj.weight.data])))
-        twin.in_proj_bias.copy_(torch.from_numpy(np.concatenate(
-            [layer.q_proj.bias.data, layer.k_proj.bias.data, layer.v_proj.bias.data])))
-        twin.out_proj.weight.copy_(torch.from_numpy(layer.out_proj.weight.data))
-        twin.out_proj.bias.copy_(torch.from_numpy(layer.out_proj.bias.data))
+    with torch.no_grad():  # torch starts its biases at 0; random ones show whether they are used
+        twin.in_proj_bias.normal_()
+        twin.out_proj.bias.normal_()
+    # torch stacks the q, k and v projections in one in_proj matrix: split it into ours
+    w_q, w_k, w_v = twin.in_proj_weight.detach().numpy().reshape(3, E, E)
+    b_q, b_k, b_v = twin.in_proj_bias.detach().numpy().reshape(3, E)
+    layer = nn.MultiheadAttention(E, heads)
+    layer.load_state_dict({"q_proj.weight": w_q, "q_proj.bias": b_q, "k_proj.weight": w_k, "k_proj.bias": b_k,
+                           "v_proj.weight": w_v, "v_proj.bias": b_v,
+                           "out_proj.weight": twin.out_proj.weight.detach().numpy(),
+                           "out_proj.bias": twin.out_proj.bias.detach().numpy()}, strict=True)
     our_mask, their_mask, is_causal = mha_masks(torch, T, S)[case]
     arrays = [random_array((2, T, E), seed=1), random_array((2, S, E), seed=2), random_array((2, S, E), seed=3)]
     ours = [td.tensor(a, requires_grad=True) for a in arrays]
@@ -214,6 +215,9 @@ def test_multihead_attention_matches_torch(case, backend):
                               layer.v_proj.weight.grad.numpy()])
     assert_matches(stacked, twin.in_proj_weight.grad, COMPOSED, "grad of in_proj_weight")
     assert_matches(layer.out_proj.weight.grad, twin.out_proj.weight.grad, COMPOSED, "grad of out_proj.weight")
+    stacked = np.concatenate([layer.q_proj.bias.grad.numpy(), layer.k_proj.bias.grad.numpy(),
+                              layer.v_proj.bias.grad.numpy()])
+    assert_matches(stacked, twin.in_proj_bias.grad, COMPOSED, "grad of in_proj_bias")
 
 
 @pytest.mark.attention
@@ -230,6 +234,8 @@ def test_attention_layers_reject_bad_configurations():
 
 # ---- the transformer block ----------------------------------------------------------------------
 
+@pytest.mark.layernorm
+@pytest.mark.matmul
 @pytest.mark.attention
 @pytest.mark.parametrize("norm_first", [True, False], ids=["pre-norm", "post-norm"])
 def test_transformer_block_matches_torch(norm_first, backend):

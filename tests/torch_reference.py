@@ -13,8 +13,25 @@ from __future__ import annotations
 
 import math
 from types import SimpleNamespace
+from typing import Iterator
 
 import numpy as np
+
+
+def single_torch_thread() -> Iterator[None]:
+    """Run torch on one thread, then restore its setting (use as a module-scoped fixture).
+
+    The tensors in these tests are tiny, so torch's thread pool only adds overhead; on a busy
+    2-core machine its waiting threads made a 10-step GPT comparison take seconds per step."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 def nanogpt_classes(torch) -> SimpleNamespace:

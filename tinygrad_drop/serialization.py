@@ -135,18 +135,21 @@ _READ_ERRORS = (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZ
 
 
 def _read(path: str) -> Any:
-    loaded = np.load(path, allow_pickle=False)
-    if not isinstance(loaded, np.lib.npyio.NpzFile):
-        raise ValueError("it holds a single .npy array, not a checkpoint archive")
-    with loaded as archive:
-        if HEADER_NAME not in archive.files:
-            raise ValueError(f"it has no '{HEADER_NAME}' header entry (not written by td.save)")
-        header = json.loads(str(archive[HEADER_NAME].item()))
-        if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
-            raise ValueError("its header entry does not describe a tinygrad_drop checkpoint")
-        if header.get("version") != FORMAT_VERSION:
-            raise ValueError(f"it has format version {header.get('version')!r}; this version reads {FORMAT_VERSION}")
-        arrays = {name: archive[name] for name in archive.files if name != HEADER_NAME}
+    # Opened here, not by np.load, so the file is closed even when numpy fails halfway.
+    with open(path, "rb") as file:
+        loaded = np.load(file, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("it holds a single .npy array, not a checkpoint archive")
+        with loaded as archive:
+            if HEADER_NAME not in archive.files:
+                raise ValueError(f"it has no '{HEADER_NAME}' header entry (not written by td.save)")
+            header = json.loads(str(archive[HEADER_NAME].item()))
+            if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
+                raise ValueError("its header entry does not describe a tinygrad_drop checkpoint")
+            if header.get("version") != FORMAT_VERSION:
+                raise ValueError(f"it has format version {header.get('version')!r}; "
+                                 f"this version reads {FORMAT_VERSION}")
+            arrays = {name: archive[name] for name in archive.files if name != HEADER_NAME}
     return _decode(header["tree"], arrays)
 
 

@@ -71,7 +71,7 @@ class BackwardStep:
 
     @property
     def is_leaf(self) -> bool:
-        return self.name == LEAF_STEP
+        return self.tensor.grad_fn is None
 
     @property
     def grad_norm(self) -> float:

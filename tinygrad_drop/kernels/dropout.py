@@ -48,10 +48,12 @@ def _dropout_mask_kernel(n, threshold, key):
 
 
 def dropout_apply_numpy(x: np.ndarray, p: float, key: np.uint64, scale: float) -> np.ndarray:
+    # BEGIN SOLUTION dropout: keep what dropout_mask_numpy keeps, scaled; zero the rest
     kept = dropout_mask_numpy(x.size, p, key).reshape(x.shape)
     y = np.zeros_like(x)
     y[kept] = x[kept] * x.dtype.type(scale)
     return y
+    # END SOLUTION
 
 
 def dropout_apply_numba(x: np.ndarray, p: float, key: np.uint64, scale: float) -> np.ndarray:

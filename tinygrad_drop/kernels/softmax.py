@@ -58,7 +58,9 @@ def _softmax_forward_kernel(x):
 
 
 def softmax_backward_numpy(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    # BEGIN SOLUTION softmax: apply the Jacobian diag(y) - y y^T to each row of grad, without building it
     return y * (grad - (grad * y).sum(axis=-1, keepdims=True))
+    # END SOLUTION
 
 
 def softmax_backward_numba(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
@@ -106,7 +108,9 @@ def _log_softmax_forward_kernel(x):
 
 
 def log_softmax_backward_numpy(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    # BEGIN SOLUTION softmax: the Jacobian of y = x - logsumexp(x) is I - 1 softmax(x)^T per row; softmax = exp(y)
     return grad - np.exp(y) * grad.sum(axis=-1, keepdims=True)
+    # END SOLUTION
 
 
 def log_softmax_backward_numba(y: np.ndarray, grad: np.ndarray) -> np.ndarray:

@@ -76,10 +76,8 @@ class MultiheadAttention(Module):
             raise NotImplementedError("MultiheadAttention: need_weights=True is not supported; "
                                       "the attention weights stay inside the fused kernel")
         B, T, E = query.shape
-        if attn_mask is not None:
-            attn_mask = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
-            if attn_mask.dtype == np.bool_:
-                attn_mask = ~attn_mask  # scaled_dot_product_attention's bool masks mean "may attend"
+        if attn_mask is not None and np.asarray(attn_mask).dtype == np.bool_:
+            attn_mask = ~np.asarray(attn_mask)  # scaled_dot_product_attention's bool masks mean "may attend"
         y = F.scaled_dot_product_attention(
             self._heads(self.q_proj(query)), self._heads(self.k_proj(key)), self._heads(self.v_proj(value)),
             attn_mask=attn_mask, is_causal=is_causal, dropout_p=self.dropout if self.training else 0.0)

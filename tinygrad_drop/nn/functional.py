@@ -125,7 +125,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     attn_mask: bool (True = may attend) or float (added to the scores), broadcastable to
     (..., T, S). is_causal: position i attends to positions <= i. Pass dropout_p=0 in eval."""
     dropout_p = check_probability(dropout_p)
-    mask = None if attn_mask is None else (attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask))
+    # a float mask that requires grad stays a Tensor, so it gets its gradient (a learned bias)
+    mask = attn_mask if attn_mask is None or isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
     random_key = next_dropout_key() if dropout_p > 0 else np.uint64(0)
     return ScaledDotProductAttention.apply(
         _tensor_arg(query, "scaled_dot_product_attention", "query"),

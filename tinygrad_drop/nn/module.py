@@ -113,7 +113,8 @@ class Module:
             object.__setattr__(self, name, value)
 
     def __getattr__(self, name: str) -> Any:
-        # Only reached when ordinary lookup fails: look in the registries, never return None.
+        # Only reached when ordinary lookup fails: look in the registries; an unknown name raises
+        # (returning None would turn a typo such as `self.wieght` into a confusing later error).
         attributes = self.__dict__
         for registry in ("_parameters", "_buffers", "_modules"):
             if registry in attributes and name in attributes[registry]:

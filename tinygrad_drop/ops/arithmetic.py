@@ -122,6 +122,7 @@ class MatMul(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # BEGIN SOLUTION matmul: dA = dC B^T, dB = A^T dC; vectors as a row / a column, unbroadcast batch axes
         a, b = ctx.saved_tensors
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
@@ -135,6 +136,7 @@ class MatMul(Function):
         grad_a = unbroadcast(grad @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape) if need_a else None
         grad_b = unbroadcast(np.swapaxes(a2, -1, -2) @ grad, b2.shape).reshape(b.shape) if need_b else None
         return grad_a, grad_b
+        # END SOLUTION
 
 
 class Linear(Function):
@@ -161,6 +163,7 @@ class Linear(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # BEGIN SOLUTION matmul: on rows, y = x W^T + b: dx = dy W, dW = dy^T x, db = dy summed over rows
         x2d, weight = ctx.saved_tensors
         grad2d = grad.reshape(-1, weight.shape[0])
         need_x, need_w, need_b = ctx.needs_input_grad
@@ -169,3 +172,4 @@ class Linear(Function):
             grad2d.T @ x2d if need_w else None,
             grad2d.sum(axis=0) if need_b else None,
         )
+        # END SOLUTION

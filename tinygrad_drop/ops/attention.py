@@ -4,9 +4,10 @@ attention weights (after softmax), as torch.nn.functional.scaled_dot_product_att
 The two matrix products go to BLAS; everything between them (scale, mask, causal mask, softmax,
 dropout) is one fused kernel each way (kernels/attention.py). With P = softmax(S), D = dropout(P):
     forward:  S = scale Q K^T,  out = D V
-    backward: dD = dOut V^T,  dV = D^T dOut,  dS = scale P * (dP - rowsum(dP * P)) with
-              dP = dD * mask / (1-p),  dQ = dS K,  dK = dS^T Q
-Only P is saved; D and the mask are redrawn from the dropout key in backward.
+    backward: dD = dOut V^T,  dV = D^T dOut,  dZ = P * (dP - rowsum(dP * P)) with
+              dP = dD * keep / (1-p),  dQ = scale dZ K,  dK = scale dZ^T Q,
+              and a float attn_mask, added to the scores after scaling, gets dZ itself
+Only P is saved; D and the keep mask are redrawn from the dropout key in backward.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..kernels.attention import attention_probs_backward, attention_probs_forward
 from ..kernels.dropout import dropout_apply
+from .broadcast import unbroadcast
 from .dtypes import require_float
 
 
@@ -50,10 +52,12 @@ class ScaledDotProductAttention(Function):
         probs, dropped = attention_probs_forward(scores, bias, has_mask, bool(is_causal), scale, dropout_p, key)
         ctx.save_for_backward(q3, k3, v3, probs)
         ctx.shapes, ctx.scale, ctx.p, ctx.key = (q.shape, k.shape, v.shape), scale, dropout_p, key
+        ctx.mask_shape = attn_mask.shape if has_mask else None
         return (dropped @ v3).reshape(lead + (T, v.shape[-1]))
 
     @staticmethod
     def backward(ctx, grad):
+        # BEGIN SOLUTION attention: follow the backward formulas in the module docstring, redrawing dropout's mask
         q3, k3, v3, probs = ctx.saved_tensors
         q_shape, k_shape, v_shape = ctx.shapes
         p = ctx.p
@@ -61,8 +65,13 @@ class ScaledDotProductAttention(Function):
         grad3 = grad.reshape(v3.shape[0], q3.shape[1], v3.shape[2])
         grad_dropped = grad3 @ v3.transpose(0, 2, 1)
         grad_v = dropped.transpose(0, 2, 1) @ grad3
-        grad_scores = attention_probs_backward(probs, grad_dropped, p, ctx.key, ctx.scale)
-        grad_q = grad_scores @ k3
-        grad_k = grad_scores.transpose(0, 2, 1) @ q3
+        # dZ, the gradient of the scaled and masked scores; the scale goes on the smaller dQ and dK
+        grad_z = attention_probs_backward(probs, grad_dropped, p, ctx.key, 1.0)
+        grad_q = ctx.scale * (grad_z @ k3)
+        grad_k = ctx.scale * (grad_z.transpose(0, 2, 1) @ q3)
+        grad_mask = None
+        if ctx.needs_input_grad[3]:
+            grad_mask = unbroadcast(grad_z.reshape(q_shape[:-1] + (k_shape[-2],)), ctx.mask_shape)
         return (grad_q.reshape(q_shape), grad_k.reshape(k_shape), grad_v.reshape(v_shape),
-                None, None, None, None, None)
+                grad_mask, None, None, None, None)
+        # END SOLUTION

@@ -24,4 +24,6 @@ class Dropout(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # BEGIN SOLUTION dropout: the gradient passes through the forward's mask and scale (same key)
         return dropout_apply(np.ascontiguousarray(grad), ctx.p, ctx.key, ctx.scale), None, None, None
+        # END SOLUTION

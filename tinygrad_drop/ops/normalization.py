@@ -36,6 +36,7 @@ class LayerNorm(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # BEGIN SOLUTION layernorm: run layer_norm_backward on the saved 2-D arrays; one gradient per forward input
         x2d, weight2d, mean, rstd = ctx.saved_tensors
         grad2d = np.ascontiguousarray(grad).reshape(x2d.shape)
         dx, dweight, dbias = layer_norm_backward(grad2d, x2d, weight2d, mean, rstd)
@@ -44,3 +45,4 @@ class LayerNorm(Function):
                 dweight.reshape(ctx.param_shape) if need_weight else None,
                 dbias.reshape(ctx.param_shape) if need_bias else None,
                 None, None)
+        # END SOLUTION

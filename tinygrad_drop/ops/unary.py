@@ -46,7 +46,8 @@ class Sqrt(Function):
     @staticmethod
     def backward(ctx, grad):
         (y,) = ctx.saved_tensors
-        with np.errstate(divide="ignore"):
+        # a negative input is nan since forward and stays nan; at 0 the slope is inf, as in PyTorch
+        with np.errstate(divide="ignore", invalid="ignore"):
             return grad / (2 * y)  # (sqrt x)' = 1 / (2 sqrt x)
 
 

@@ -1,0 +1,98 @@
+"""The tutorials in docs/ run as written.
+
+Each page's ```python blocks run in order in one namespace, as a reader pasting them into one
+session would, with line numbers matching the page (so anomaly mode and tracebacks point at the
+right line of the .md file). A ```pdb block is the command list of a pdb session on the page's
+first python block, saved as a script: it is fed to `python -m pdb` and must hit its breakpoints
+without a pdb error. ```text and ```bash blocks are output and shell commands: shown, not run.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tinygrad_drop as td
+from tinygrad_drop.autograd.engine import _backward_check
+from tinygrad_drop.autograd.function import _anomaly_hook
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+PAGES = sorted(DOCS.glob("*.md"))
+TUTORIALS = {
+    "backprop_by_hand.md": "Backprop by hand, then by the engine",
+    "dropout_in_pdb.md": "Stepping through dropout's backward in pdb",
+    "writing_a_function.md": "Writing your own Function",
+    "from_nanogpt.md": "From nanoGPT in PyTorch to tinygrad_drop",
+    "debugging.md": "Debugging backprop",
+}
+# the course-kit topics (scripts/make_assignment.py) whose code each page runs: in a student copy
+# a page passes once its topics are done
+PAGE_TOPICS = {
+    "backprop_by_hand.md": ("matmul",),
+    "dropout_in_pdb.md": ("dropout",),
+    "writing_a_function.md": ("matmul",),
+    "from_nanogpt.md": ("layernorm", "attention", "matmul"),
+    "debugging.md": ("matmul",),
+}
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.S | re.M)
+
+
+def blocks(page: Path, language: str) -> list[tuple[int, str]]:
+    """(first line number, code) of each fenced block of that language."""
+    text = page.read_text()
+    return [(text.count("\n", 0, m.start(2)) + 1, m.group(2)) for m in FENCE.finditer(text)
+            if m.group(1) == language]
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """Pages may write files and switch the backend: keep both from leaking into other tests."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(ROOT))
+    previous = td.get_backend()
+    yield tmp_path
+    td.set_backend(previous)
+
+
+def test_every_tutorial_is_there_with_its_title():
+    for name, title in TUTORIALS.items():
+        page = DOCS / name
+        assert page.exists(), f"docs/{name} is missing"
+        assert page.read_text().splitlines()[0] == f"# {title}"
+
+
+@pytest.mark.parametrize("page", [
+    pytest.param(page, id=page.name, marks=[getattr(pytest.mark, t) for t in PAGE_TOPICS.get(page.name, ())])
+    for page in PAGES])
+def test_python_blocks_run_as_written(page, isolated):
+    code_blocks = blocks(page, "python")
+    assert code_blocks, f"{page.name} has no python code"
+    if any(re.search(r"^import torch", code, re.M) for _, code in code_blocks):
+        pytest.importorskip("torch")
+    namespace = {"__name__": f"docs.{page.stem}"}
+    for first_line, code in code_blocks:
+        # padding with blank lines makes line numbers in tracebacks those of the .md file
+        exec(compile("\n" * (first_line - 1) + code, str(page.relative_to(ROOT)), "exec"), namespace)
+    assert _anomaly_hook.callback is None and _backward_check.callback is None
+
+
+@pytest.mark.dropout
+def test_the_pdb_session_stops_in_dropouts_backward_and_kernel(isolated):
+    page = DOCS / "dropout_in_pdb.md"
+    (_, script), = blocks(page, "python")[:1]
+    (_, commands), = blocks(page, "pdb")
+    (isolated / "dropout_step.py").write_text(script)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("TINYGRAD_DROP_BACKEND", None)
+    result = subprocess.run([sys.executable, "-m", "pdb", "dropout_step.py"], input=commands, cwd=isolated,
+                            env=env, capture_output=True, text=True, timeout=120)
+    output = result.stdout
+    assert "***" not in output, output  # pdb reports every failed command with ***
+    assert re.search(r"ops[/\\]dropout\.py\(\d+\)backward\(\)", output), output
+    assert re.search(r"kernels[/\\]dropout\.py\(\d+\)dropout_apply_numpy\(\)", output), output
+    assert "(0.5, 2.0)" in output and "The program finished" in output, output
