@@ -46,14 +46,15 @@ from digit_tasks import TASKS, DigitTask  # noqa: E402
 from models.gpt import GPT, GPTConfig  # noqa: E402
 from progress import ProgressBar, format_duration  # noqa: E402
 from tinygrad_drop.optim.lr_scheduler import cosine_with_warmup  # noqa: E402
-from usage import OneLineArgumentParser, UsageError, report  # noqa: E402
+from usage import (OneLineArgumentParser, UsageError, non_negative_int, positive_float, positive_int,  # noqa: E402
+                   probability_below_one, report)
 
 # nanoGPT's CPU recipe for characters (its README, "I only have a macbook").
 TEXT_RECIPE = dict(batch_size=12, block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0, lr=1e-3,
                    warmup_iters=100, max_iters=2000, eval_interval=250, eval_iters=20, sample_tokens=300)
 # A small model for the digit tasks: the block size is the task's (2 x digits).
 TASK_RECIPE = dict(batch_size=64, block_size=None, n_layer=2, n_head=4, n_embd=64, dropout=0.0, lr=3e-3,
-                   warmup_iters=20, max_iters=400, eval_interval=100, eval_iters=10, sample_tokens=24)
+                   warmup_iters=20, max_iters=300, eval_interval=100, eval_iters=10, sample_tokens=24)
 BETAS = (0.9, 0.99)  # beta2 0.99, not 0.999: with few tokens per step the moments must adapt faster
 WEIGHT_DECAY = 0.1
 GRAD_CLIP = 1.0
@@ -93,33 +94,6 @@ TRAJECTORY = ("data", "task", "max_iters", "batch_size", "block_size", "n_layer"
 
 
 # ---- command line ---------------------------------------------------------------------------------
-
-def _number(text: str, kind: type, expected: str, valid) -> int | float:
-    """Parse a flag's value; argparse turns the ArgumentTypeError into a one-line usage error."""
-    try:
-        value = kind(text)
-    except ValueError:
-        value = None
-    if value is None or not valid(value):  # float comparisons are False for NaN, so NaN fails too
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    return _number(text, int, "a positive integer", lambda v: v > 0)
-
-
-def non_negative_int(text: str) -> int:
-    return _number(text, int, "an integer >= 0", lambda v: v >= 0)
-
-
-def probability_below_one(text: str) -> float:
-    return _number(text, float, "a probability in [0, 1)", lambda v: 0.0 <= v < 1.0)
-
-
-def positive_float(text: str) -> float:
-    return _number(text, float, "a positive number", lambda v: 0.0 < v < math.inf)
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = OneLineArgumentParser(prog="train.py", description=__doc__.split("\n\n")[0],

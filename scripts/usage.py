@@ -1,4 +1,4 @@
-"""Bad input that the user can fix, reported the Unix way.
+"""Bad input that the user can fix, reported the Unix way; and parsers for numeric flags.
 
 Every script here turns a `UsageError` into one line on stderr, "error: <what is wrong>: <how to
 fix it>", and exit code 2, the code argparse uses for a bad command line. A traceback would
@@ -7,6 +7,7 @@ point into our code, when the thing to change is the user's command or file.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 USAGE_EXIT_CODE = 2
@@ -14,6 +15,37 @@ USAGE_EXIT_CODE = 2
 
 class UsageError(Exception):
     """A problem with the command line, a data file or a checkpoint; its message says the fix."""
+
+
+def _number(text: str, kind: type, expected: str, valid) -> int | float:
+    """Parse a flag's value; argparse turns the ArgumentTypeError into a one-line usage error."""
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not valid(value):  # float comparisons are False for NaN, so NaN fails too
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    return _number(text, int, "a positive integer", lambda v: v > 0)
+
+
+def non_negative_int(text: str) -> int:
+    return _number(text, int, "an integer >= 0", lambda v: v >= 0)
+
+
+def probability_below_one(text: str) -> float:
+    return _number(text, float, "a probability in [0, 1)", lambda v: 0.0 <= v < 1.0)
+
+
+def positive_float(text: str) -> float:
+    return _number(text, float, "a positive number", lambda v: 0.0 < v < math.inf)
+
+
+def non_negative_float(text: str) -> float:
+    return _number(text, float, "a number >= 0", lambda v: 0.0 <= v < math.inf)
 
 
 def report(error: UsageError) -> int:

@@ -291,6 +291,7 @@ def test_graph_tools_handle_a_10000_op_chain():
 # -------------------------------------------------------------- numba kernels as plain Python
 
 DISABLED_JIT_SCRIPT = textwrap.dedent("""
+    import numba
     import numpy as np
     import tinygrad_drop as td
     from models.gpt import GPT, GPTConfig
@@ -310,6 +311,7 @@ DISABLED_JIT_SCRIPT = textwrap.dedent("""
         td.optim.AdamW([weight], lr=1e-2).step()
         return [loss.numpy(), weight.numpy()] + [p.grad.numpy() for p in model.parameters()]
 
+    assert numba.config.DISABLE_JIT, "the @njit kernels must run as plain Python here"
     numba_as_python, reference = run("numba"), run("numpy")
     for a, b in zip(numba_as_python, reference):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

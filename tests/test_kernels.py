@@ -91,7 +91,9 @@ def test_softmax_matches_torch(name, shape, dtype):
     x_t = float64_tensor(torch, x, requires_grad=True)
     y_t = getattr(torch, name)(x_t, dim=-1)
     y_t.backward(float64_tensor(torch, grad))
-    for forward_impl, backward_impl in zip(both_implementations(forward), both_implementations(backward)):
+    for forward_impl, backward_impl in zip(
+        both_implementations(forward), both_implementations(backward)
+    ):
         y = forward_impl(x)
         assert_close(y, y_t, dtype)
         assert_close(backward_impl(y, grad), x_t.grad, dtype)
@@ -132,8 +134,9 @@ def layer_norm_inputs(shape, dtype, seed):
 def test_layer_norm_backends_agree(shape, dtype):
     x, weight, bias, grad = layer_norm_inputs(shape, dtype, seed=3)
     expected = layer_norm.layer_norm_forward.numpy_impl(x, weight, bias, 1e-5)
-    for actual, wanted in zip(layer_norm.layer_norm_forward.numba_impl(x, weight, bias, 1e-5), expected):
-        assert_close(actual, wanted, dtype)
+    actual = layer_norm.layer_norm_forward.numba_impl(x, weight, bias, 1e-5)
+    for actual_part, wanted in zip(actual, expected):
+        assert_close(actual_part, wanted, dtype)
     _, mean, rstd = expected
     expected = layer_norm.layer_norm_backward.numpy_impl(grad, x, weight, mean, rstd)
     actual = layer_norm.layer_norm_backward.numba_impl(grad, x, weight, mean, rstd)
@@ -148,7 +151,9 @@ def test_layer_norm_matches_torch(shape, dtype):
     torch = pytest.importorskip("torch")
     x, weight, bias, grad = layer_norm_inputs(shape, dtype, seed=4)
     eps = 1e-5
-    x_t, weight_t, bias_t = (float64_tensor(torch, a, requires_grad=True) for a in (x, weight, bias))
+    x_t, weight_t, bias_t = (
+        float64_tensor(torch, array, requires_grad=True) for array in (x, weight, bias)
+    )
     y_t = torch.nn.functional.layer_norm(x_t, (shape[1],), weight_t, bias_t, eps)
     y_t.backward(float64_tensor(torch, grad))
     x64 = x.astype(np.float64)
@@ -240,7 +245,9 @@ def cross_entropy_inputs(shape, dtype, ignore_index, seed):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_cross_entropy_backends_agree(ignore_index, shape, dtype):
     logits, target = cross_entropy_inputs(shape, dtype, ignore_index, seed=8)
-    loss_sum, count, lse = cross_entropy.cross_entropy_forward.numpy_impl(logits, target, ignore_index)
+    loss_sum, count, lse = cross_entropy.cross_entropy_forward.numpy_impl(
+        logits, target, ignore_index
+    )
     loss_sum_nb, count_nb, lse_nb = cross_entropy.cross_entropy_forward.numba_impl(
         logits, target, ignore_index
     )
@@ -403,7 +410,10 @@ def test_embedding_backward_adds_repeated_rows(dtype, n_rows):
     expected = np.zeros((num_embeddings, dim))
     for n, row in enumerate(indices):
         expected[row] += grad[n]
-    results = [impl(indices, grad, num_embeddings) for impl in both_implementations(embedding.embedding_backward)]
+    results = [
+        impl(indices, grad, num_embeddings)
+        for impl in both_implementations(embedding.embedding_backward)
+    ]
     for dweight in results:
         assert_close(dweight, expected, dtype)
     # Both add the same numbers in the same order.
@@ -459,7 +469,10 @@ def attention_reference(torch, scores, bias, has_bias, causal, scale, p, key):
 
 
 ATTENTION_CASES = [
-    (has_bias, causal, p) for has_bias in (False, True) for causal in (False, True) for p in (0.0, 0.25)
+    (has_bias, causal, p)
+    for has_bias in (False, True)
+    for causal in (False, True)
+    for p in (0.0, 0.25)
 ]
 
 
@@ -471,7 +484,9 @@ ATTENTION_CASES = [
 def test_attention_backends_agree(has_bias, causal, p, shape, dtype):
     scores, bias, grad = attention_inputs(shape, dtype, has_bias, seed=14)
     key, scale = np.uint64(31), 0.7
-    probs, dropped = attention.attention_probs_forward.numpy_impl(scores, bias, has_bias, causal, scale, p, key)
+    probs, dropped = attention.attention_probs_forward.numpy_impl(
+        scores, bias, has_bias, causal, scale, p, key
+    )
     probs_nb, dropped_nb = attention.attention_probs_forward.numba_impl(
         scores, bias, has_bias, causal, scale, p, key
     )
@@ -494,7 +509,9 @@ def test_attention_matches_torch(has_bias, causal, p, shape, dtype):
     torch = pytest.importorskip("torch")
     scores, bias, grad = attention_inputs(shape, dtype, has_bias, seed=15)
     key, scale = np.uint64(2**40 + 3), 0.125
-    scores_t, probs_t, dropped_t = attention_reference(torch, scores, bias, has_bias, causal, scale, p, key)
+    scores_t, probs_t, dropped_t = attention_reference(
+        torch, scores, bias, has_bias, causal, scale, p, key
+    )
     dropped_t.backward(float64_tensor(torch, grad))
     for forward_impl, backward_impl in zip(
         both_implementations(attention.attention_probs_forward),
@@ -551,9 +568,8 @@ def test_adamw_matches_torch(decoupled, shape, dtype):
         param_t.grad = torch.tensor(grad)
         optimizer.step()
         for impl, (param, exp_avg, exp_avg_sq) in states.items():
-            result = impl(
-                param, grad.astype(dtype), exp_avg, exp_avg_sq, lr, *betas, eps, weight_decay, step, decoupled
-            )
+            hyperparameters = (lr, *betas, eps, weight_decay, step, decoupled)
+            result = impl(param, grad.astype(dtype), exp_avg, exp_avg_sq, *hyperparameters)
             assert result is None  # the update is in place
     torch_state = optimizer.state[param_t]
     for param, exp_avg, exp_avg_sq in states.values():
@@ -571,18 +587,18 @@ def test_adamw_backends_agree(dtype):
     numpy_state = [a.copy() for a in arrays]
     numba_state = [a.copy() for a in arrays]
     for decoupled in (True, False):
-        adamw.adamw_update.numpy_impl(numpy_state[0], grad, *numpy_state[1:], 1e-2, 0.9, 0.999, 1e-8, 0.01, 7, decoupled)
-        adamw.adamw_update.numba_impl(numba_state[0], grad, *numba_state[1:], 1e-2, 0.9, 0.999, 1e-8, 0.01, 7, decoupled)
+        hyperparameters = (1e-2, 0.9, 0.999, 1e-8, 0.01, 7, decoupled)
+        adamw.adamw_update.numpy_impl(numpy_state[0], grad, *numpy_state[1:], *hyperparameters)
+        adamw.adamw_update.numba_impl(numba_state[0], grad, *numba_state[1:], *hyperparameters)
     for actual, expected in zip(numba_state, numpy_state):
         assert_close(actual, expected, dtype)
 
 
 def test_adamw_refuses_a_non_contiguous_parameter():
     param = np.zeros((4, 6))[:, ::2]  # a strided view: a flat copy of it would lose the update
+    state = [np.zeros((4, 3)) for _ in range(3)]  # grad, exp_avg, exp_avg_sq
     with pytest.raises(ValueError, match="C-contiguous"):
-        adamw.adamw_update.numba_impl(
-            param, np.zeros((4, 3)), np.zeros((4, 3)), np.zeros((4, 3)), 0.1, 0.9, 0.999, 1e-8, 0.0, 1, True
-        )
+        adamw.adamw_update.numba_impl(param, *state, 0.1, 0.9, 0.999, 1e-8, 0.0, 1, True)
 
 
 # ------------------------------------------------------------------------------------- compile
@@ -592,18 +608,23 @@ def test_importing_the_kernels_compiles_nothing():
     numba = pytest.importorskip("numba")
     if numba.config.DISABLE_JIT:
         pytest.skip("nothing is ever compiled with NUMBA_DISABLE_JIT=1")
+    # A fresh interpreter: in this one, the tests above have compiled everything already.
     code = (
         "import numba.core.registry\n"
-        "from tinygrad_drop.kernels import adamw, attention, cross_entropy, dropout, embedding, gelu,"
-        " layer_norm, softmax\n"
+        "from tinygrad_drop.kernels import (\n"
+        "    adamw, attention, cross_entropy, dropout, embedding, gelu, layer_norm, softmax)\n"
         "modules = [adamw, attention, cross_entropy, dropout, embedding, gelu, layer_norm, softmax]\n"
-        "dispatchers = [v for m in modules for v in vars(m).values()"
-        " if isinstance(v, numba.core.registry.CPUDispatcher)]\n"
-        "assert len(dispatchers) >= 15, len(dispatchers)\n"
+        "dispatchers = [value for module in modules for value in vars(module).values()\n"
+        "               if isinstance(value, numba.core.registry.CPUDispatcher)]\n"
+        "assert len(dispatchers) >= 16, len(dispatchers)\n"
         "compiled = [d.py_func.__name__ for d in dispatchers if d.signatures]\n"
         "assert not compiled, compiled\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPOSITORY_ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code],
+        cwd=REPOSITORY_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr

@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping, TextIO
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, TextIO
 
 import numpy as np
 
 from .anomaly import short_location
 from .engine import as_array, backward_walk
+
+if TYPE_CHECKING:  # only for annotations: tensor.py imports this package
+    from ..tensor import Tensor
 
 LEAF_STEP = "AccumulateGrad"
 
@@ -62,7 +65,7 @@ class BackwardStep:
 
     index: int
     name: str                      # "MatMulBackward", or "AccumulateGrad" for a leaf
-    tensor: Any                    # the Tensor whose gradient this step handles
+    tensor: Tensor                 # the tensor whose gradient this step handles
     grad: np.ndarray               # dL/d(tensor), arriving from the loss side
     inputs: tuple                  # the node's inputs: Tensors, None for non-tensor arguments
     input_grads: tuple             # dL/d(each input), None where none flows
@@ -107,7 +110,8 @@ class BackwardStep:
         return "<" + " | ".join(parts) + ">"
 
 
-def backward_steps(root, grad=None, retain_graph: bool = False, names: Any = None) -> Iterator[BackwardStep]:
+def backward_steps(root: Tensor, grad: Any = None, retain_graph: bool = False,
+                   names: Any = None) -> Iterator[BackwardStep]:
     """Run root.backward(grad, retain_graph) one node at a time, yielding a BackwardStep per node.
 
     names: a Module or (name, tensor) pairs, to label the leaves' steps (e.g. "fc1.weight")."""
@@ -141,7 +145,7 @@ def format_table(steps: list[BackwardStep]) -> str:
     return "\n".join(lines)
 
 
-def explain(root, grad=None, retain_graph: bool = False, names: Any = None,
+def explain(root: Tensor, grad: Any = None, retain_graph: bool = False, names: Any = None,
             file: TextIO | None = None) -> list[BackwardStep]:
     """Run the backward pass (it *is* root.backward()) and print every step as a table.
     Returns the steps, for a closer look at any one of them."""

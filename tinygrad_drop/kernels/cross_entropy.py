@@ -11,7 +11,8 @@ not (reduction="sum"), and saves lse for backward so backward needs no second re
 
 Backward, for dL/dloss_i = scale (e.g. 1/count for the mean), on every counted row:
 
-    dlogits[i, j] = scale * (softmax(logits_i)_j - [j == t]),   softmax(logits_i)_j = exp(logits[i, j] - lse_i)
+    dlogits[i, j] = scale * (softmax(logits_i)_j - [j == t])
+    softmax(logits_i)_j = exp(logits[i, j] - lse_i)
 
 and ignored rows get 0. The "- [j == t]" touches one element per row, so no one-hot is ever built.
 Targets must already be valid class indices (or ignore_index): the caller checks them.

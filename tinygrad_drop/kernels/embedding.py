@@ -6,8 +6,9 @@ weight (V, D). Each weight row receives the gradient of every output that copied
     dweight[v] = sum over n with indices[n] == v of grad[n]
 
 A token that appears several times in a batch gets several contributions, so the scatter must
-*add*: `dweight[indices] += grad` would keep only one of them (numpy buffers fancy-index writes),
-which is why the reference uses np.add.at. The Numba loop is serial on purpose: two threads adding
+*add*: `dweight[indices] += grad` would keep only one of them (it reads all the rows first, then
+writes each sum, so a repeated row is overwritten rather than added to), which is why the reference
+uses np.add.at. The Numba loop is serial on purpose: two threads adding
 into the same row at once would race and lose updates. Both add in index order, in grad's dtype,
 so they agree bit for bit.
 """
@@ -46,4 +47,6 @@ def _embedding_backward_kernel(indices, grad, num_embeddings):
     return dweight
 
 
-embedding_backward = Kernel("embedding_backward", embedding_backward_numpy, embedding_backward_numba)
+embedding_backward = Kernel(
+    "embedding_backward", embedding_backward_numpy, embedding_backward_numba
+)

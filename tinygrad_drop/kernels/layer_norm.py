@@ -2,7 +2,7 @@
 
 Forward, row by row (mean and biased variance over the C features of that row):
 
-    mean = (1/C) sum_j x_j            var = (1/C) sum_j (x_j - mean)^2       rstd = 1 / sqrt(var + eps)
+    mean = (1/C) sum_j x_j        var = (1/C) sum_j (x_j - mean)^2        rstd = 1 / sqrt(var + eps)
     xhat_j = (x_j - mean) * rstd      y_j = xhat_j * weight_j + bias_j
 
 Only mean and rstd, two numbers per row, are saved for backward; xhat is recomputed from x there,
@@ -147,7 +147,9 @@ def _layer_norm_backward_kernel(grad, x, weight, mean, rstd):
     return dx, dweight, dbias
 
 
-layer_norm_forward = Kernel("layer_norm_forward", layer_norm_forward_numpy, layer_norm_forward_numba)
+layer_norm_forward = Kernel(
+    "layer_norm_forward", layer_norm_forward_numpy, layer_norm_forward_numba
+)
 layer_norm_backward = Kernel(
     "layer_norm_backward", layer_norm_backward_numpy, layer_norm_backward_numba
 )
