@@ -32,7 +32,8 @@ from usage import UsageError
 CHECKPOINT_NAME = "ckpt.npz"
 KIND = "tinygrad_drop scripts/train.py checkpoint"
 VERSION = 1
-KEYS = ("kind", "version", "model", "optimizer", "iter", "elapsed_s", "rng", "vocab", "config", "settings", "data", "history")
+KEYS = ("kind", "version", "model", "optimizer", "iter", "elapsed_s", "rng", "vocab", "config", "settings", "data",
+        "history")
 
 
 def checkpoint_path(out_dir: str | Path) -> Path:
@@ -42,8 +43,8 @@ def checkpoint_path(out_dir: str | Path) -> Path:
 def save_checkpoint(path: Path, *, model: GPT, optimizer: td.optim.Optimizer, iteration: int, elapsed_s: float,
                     rng: dict, vocab: str, settings: dict, data: dict, history: list[dict]) -> None:
     td.save({"kind": KIND, "version": VERSION, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-             "iter": iteration, "elapsed_s": elapsed_s, "rng": rng, "vocab": vocab, "config": dataclasses.asdict(model.config),
-             "settings": settings, "data": data, "history": history}, path)
+             "iter": iteration, "elapsed_s": elapsed_s, "rng": rng, "vocab": vocab,
+             "config": dataclasses.asdict(model.config), "settings": settings, "data": data, "history": history}, path)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
@@ -54,7 +55,8 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         raise UsageError(f"no checkpoint at '{path}': train first (python scripts/train.py --out-dir "
                          f"{path.parent}), or point --out-dir at the folder that holds {CHECKPOINT_NAME}") from None
     except ValueError as error:
-        raise UsageError(f"checkpoint '{path}' is corrupt or not a checkpoint ({error}): delete it and train again") from None
+        raise UsageError(f"checkpoint '{path}' is corrupt or not a checkpoint ({error}): delete it and train "
+                         "again") from None
     if not isinstance(checkpoint, dict) or checkpoint.get("kind") != KIND:
         raise UsageError(f"'{path}' was not written by scripts/train.py: point --out-dir at a training run's folder")
     if checkpoint.get("version") != VERSION:

@@ -6,19 +6,21 @@ On a terminal the line is redrawn in place (a carriage return moves the cursor b
 of the line), at most a few times a second. When stderr is a file or a pipe (a log, a test),
 carriage returns would pile up, so it writes a plain line every 5% instead.
 
-Tokens per second uses a moving average of recent steps (how fast it goes now); time left uses
-the average over the whole run so far, evaluations included (how long it will really take).
+Tokens per second is measured over the last few steps (how fast it goes now). Time left uses
+the average step over the run so far, evaluations included (how long it will really take), but
+not the first step, which also pays for one-time work such as compiling the Numba kernels.
 """
 from __future__ import annotations
 
 import sys
 import time
+from collections import deque
 from typing import TextIO
 
 BAR_WIDTH = 24
 REDRAWS_PER_SECOND = 4
 LINES_WHEN_LOGGING = 20
-SMOOTHING = 0.9  # weight of the past in the moving average of the step time
+RECENT_STEPS = 20  # the window for tokens per second
 
 
 def format_duration(seconds: float) -> str:
@@ -35,26 +37,34 @@ def format_rate(per_second: float) -> str:
 
 
 class ProgressBar:
-    def __init__(self, total: int, start: int, tokens_per_step: int, stream: TextIO | None = None):
-        self.total, self.start, self.tokens_per_step = total, start, tokens_per_step
+    def __init__(self, total: int, tokens_per_step: int, stream: TextIO | None = None):
+        self.total, self.tokens_per_step = total, tokens_per_step
         self.stream = stream if stream is not None else sys.stderr
         self.interactive = self.stream.isatty()
         self.every = max(1, total // LINES_WHEN_LOGGING)
-        self.started = self.last_step_at = self.last_draw_at = time.perf_counter()
-        self.step_seconds: float | None = None
+        self.last_step_at = self.last_draw_at = time.perf_counter()
+        self.recent_steps: deque[float] = deque(maxlen=RECENT_STEPS)
+        self.after_first_step: tuple[int, float] | None = None  # (steps done, time) when step one ended
         self.line = ""
 
     def update(self, done: int, loss: float) -> None:
         """Record that `done` steps are complete, the last with this training loss."""
         now = time.perf_counter()
-        step = now - self.last_step_at
-        self.last_step_at = now
-        self.step_seconds = step if self.step_seconds is None else SMOOTHING * self.step_seconds + (1 - SMOOTHING) * step
-        left = (now - self.started) / (done - self.start) * (self.total - done)
+        step_seconds, self.last_step_at = now - self.last_step_at, now
+        if self.after_first_step is None:
+            self.after_first_step = (done, now)
+            seconds_per_step = recent_seconds_per_step = step_seconds
+        else:
+            self.recent_steps.append(step_seconds)
+            first_done, first_time = self.after_first_step
+            seconds_per_step = (now - first_time) / (done - first_done)
+            recent_seconds_per_step = sum(self.recent_steps) / len(self.recent_steps)
+        left = seconds_per_step * (self.total - done)
+        tokens_per_second = self.tokens_per_step / max(recent_seconds_per_step, 1e-9)
         filled = BAR_WIDTH * done // self.total
         self.line = (f"iter {done:>{len(str(self.total))}}/{self.total} [{'#' * filled}{'-' * (BAR_WIDTH - filled)}] "
                      f"{100 * done // self.total:3d}% | loss {loss:.4f} | "
-                     f"{format_rate(self.tokens_per_step / max(self.step_seconds, 1e-9))} tok/s | "
+                     f"{format_rate(tokens_per_second)} tok/s | "
                      f"{format_duration(left)} left")
         if self.interactive:
             if now - self.last_draw_at >= 1 / REDRAWS_PER_SECOND or done == self.total:
@@ -66,7 +76,8 @@ class ProgressBar:
             self.stream.flush()
 
     def skip_time(self, seconds: float) -> None:
-        """Leave out time spent elsewhere (an evaluation) from the speed of the next step."""
+        """Leave time spent elsewhere (an evaluation) out of the next step's speed (but not out
+        of the time left: evaluations will come again)."""
         self.last_step_at += seconds
 
     def clear(self) -> None:

@@ -49,9 +49,10 @@ from tinygrad_drop.optim.lr_scheduler import cosine_with_warmup  # noqa: E402
 from usage import (OneLineArgumentParser, UsageError, non_negative_int, positive_float, positive_int,  # noqa: E402
                    probability_below_one, report)
 
-# nanoGPT's CPU recipe for characters (its README, "I only have a macbook").
+# nanoGPT's CPU recipe for characters (its README, "I only have a macbook"), except that it trains
+# 2000 steps: 1000 keep a newcomer's first run to a few minutes on 2 cores (--max-iters 2000 for all).
 TEXT_RECIPE = dict(batch_size=12, block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0, lr=1e-3,
-                   warmup_iters=100, max_iters=2000, eval_interval=250, eval_iters=20, sample_tokens=300)
+                   warmup_iters=100, max_iters=1000, eval_interval=250, eval_iters=20, sample_tokens=300)
 # A small model for the digit tasks: the block size is the task's (2 x digits).
 TASK_RECIPE = dict(batch_size=64, block_size=None, n_layer=2, n_head=4, n_embd=64, dropout=0.0, lr=3e-3,
                    warmup_iters=20, max_iters=300, eval_interval=100, eval_iters=10, sample_tokens=24)
@@ -96,13 +97,16 @@ TRAJECTORY = ("data", "task", "max_iters", "batch_size", "block_size", "n_layer"
 # ---- command line ---------------------------------------------------------------------------------
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = OneLineArgumentParser(prog="train.py", description=__doc__.split("\n\n")[0],
+    parser = OneLineArgumentParser(prog="train.py", description="\n\n".join(__doc__.split("\n\n")[:2]),
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
 
     def default(name: str) -> str:
-        task_value = TASK_RECIPE[name]
-        task_part = "" if task_value == TEXT_RECIPE[name] else f", {task_value} with --task"
-        return f"(default {TEXT_RECIPE[name]}{task_part})" if task_value is not None else f"(default {TEXT_RECIPE[name]}; set by --task)"
+        text_value, task_value = TEXT_RECIPE[name], TASK_RECIPE[name]
+        if task_value is None:
+            return f"(default {text_value}; a task sets its own)"
+        if task_value == text_value:
+            return f"(default {text_value})"
+        return f"(default {text_value}, {task_value} with --task)"
 
     # Defaults are None here and filled in from the recipe (or the checkpoint, with --resume), so
     # that we can tell a flag the user typed from a default.
@@ -123,7 +127,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"rate of all three dropouts: embedding, attention, residual {default('dropout')}")
     add("--lr", type=positive_float, help=f"peak learning rate {default('lr')}")
     add("--seed", type=non_negative_int, help=f"random seed for init, batches and dropout (default {SEED})")
-    add("--sample-tokens", type=non_negative_int, help=f"length of the final sample, 0 for none {default('sample_tokens')}")
+    add("--sample-tokens", type=non_negative_int,
+        help=f"length of the final sample, 0 for none {default('sample_tokens')}")
     return parser.parse_args(argv)
 
 
@@ -148,7 +153,14 @@ def resolve_settings(args: argparse.Namespace, checkpoint: dict | None) -> Setti
             raise UsageError(f"--block-size does not apply to --task (a {given['task']} example fixes the block "
                              "size): drop --block-size")
         base = {**(TASK_RECIPE if "task" in given else TEXT_RECIPE), "data": None, "task": None, "seed": SEED}
-    settings = Settings(**{**base, **given})
+    try:
+        settings = Settings(**{**base, **given})
+    except TypeError:  # a checkpoint's settings from another version of this script
+        raise UsageError(f"the checkpoint's settings ({', '.join(sorted(base))}) are not this script's: delete it "
+                         "and train again, or start a new run in another --out-dir") from None
+    if checkpoint is None:
+        # a short run warms up for a tenth of its steps, so that it still decays
+        settings.warmup_iters = min(settings.warmup_iters, settings.max_iters // 10)
     if settings.n_embd % settings.n_head:
         nearest = max(settings.n_head, round(settings.n_embd / settings.n_head) * settings.n_head)
         raise UsageError(f"--n-embd {settings.n_embd} is not divisible by --n-head {settings.n_head} (each head "
@@ -308,7 +320,7 @@ class Trainer:
         with StopRequest() as stop:
             if self.iteration == 0:
                 self.evaluate(elapsed())  # the untrained baseline: loss near ln(vocab_size)
-            bar = ProgressBar(s.max_iters, self.iteration, s.batch_size * s.block_size)
+            bar = ProgressBar(s.max_iters, s.batch_size * s.block_size)
             while self.iteration < s.max_iters:
                 if stop.requested:
                     bar.close()
@@ -341,9 +353,9 @@ class Trainer:
             print(f"sample after {self.iteration} steps:\n{indent(self.dataset.sample(self.model, s.sample_tokens))}")
         plotted = plot_losses(self.history, self.out_dir / "loss.png")
         last = self.history[-1]
+        plot_note = f", plot {self.out_dir / 'loss.png'}" if plotted else " (install matplotlib for loss.png)"
         print(f"done: {s.max_iters} steps, {format_duration(elapsed)} in all; val loss {last['val_loss']:.4f}; "
-              f"checkpoint {self.checkpoint_file}, metrics {self.metrics_file}"
-              + (f", plot {self.out_dir / 'loss.png'}" if plotted else " (install matplotlib for loss.png)"), flush=True)
+              f"checkpoint {self.checkpoint_file}, metrics {self.metrics_file}{plot_note}", flush=True)
 
 
 def indent(text: str) -> str:

@@ -65,6 +65,13 @@ def test_no_grad_context_manager_and_decorator():
     assert not z.requires_grad and z.grad_fn is None
     assert td.is_grad_enabled()
 
+    @td.no_grad  # bare, as recent PyTorch allows
+    def triple(t):
+        return t * 3
+
+    assert not triple(x).requires_grad
+    assert td.is_grad_enabled()
+
 
 def test_no_grad_restores_the_mode_after_an_exception():
     with pytest.raises(ZeroDivisionError):

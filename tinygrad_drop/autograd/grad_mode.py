@@ -22,6 +22,11 @@ class _SetGradMode:
 
     enabled: bool
 
+    def __new__(cls, fn=None):
+        # bare `@td.no_grad` (no parentheses) passes the function straight in: wrap it at once
+        instance = super().__new__(cls)
+        return instance if fn is None else instance(fn)
+
     def __enter__(self) -> None:
         self._previous = _mode.enabled
         _mode.enabled = self.enabled
@@ -38,7 +43,7 @@ class _SetGradMode:
 
 
 class no_grad(_SetGradMode):
-    """`with td.no_grad():` or `@td.no_grad()`: ops inside record no graph."""
+    """`with td.no_grad():`, `@td.no_grad()` or `@td.no_grad`: ops inside record no graph."""
 
     enabled = False
 

@@ -16,7 +16,8 @@ The bias corrections undo the zero initialisation of m and v, which would otherw
 steps too small. param, grad, exp_avg and exp_avg_sq have one shape and dtype and must be
 C-contiguous: they are updated through flat views, so a copy would silently lose the update.
 The Numba kernel reads and writes each element once (one pass, everything in registers, float64
-arithmetic); the numpy reference makes several passes in the arrays' dtype.
+arithmetic), threads taking contiguous slices; the numpy reference makes several passes in the
+arrays' dtype.
 """
 from __future__ import annotations
 
@@ -89,7 +90,7 @@ def _flat_view(array: np.ndarray) -> np.ndarray:
     return array.reshape(-1)
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _adamw_kernel(
     param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay, step, decoupled
 ):

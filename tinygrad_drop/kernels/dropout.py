@@ -39,10 +39,11 @@ def dropout_mask_numba(n: int, p: float, key: np.uint64) -> np.ndarray:
     return _dropout_mask_kernel(int(n), drop_threshold(p), np.uint64(key))
 
 
+# Serial: masks are drawn only to be inspected (layer.mask), off the training hot path.
 @njit(cache=True)
 def _dropout_mask_kernel(n, threshold, key):
     kept = np.empty(n, dtype=np.bool_)
-    for i in prange(n):
+    for i in range(n):
         kept[i] = random_bits_jit(key, np.uint64(i)) >= threshold
     return kept
 
@@ -63,9 +64,11 @@ def dropout_apply_numba(x: np.ndarray, p: float, key: np.uint64, scale: float) -
     return y.reshape(x.shape)
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _dropout_apply_kernel(x, threshold, key, scale):
-    # Drawing the bit and scaling in one loop: no mask array is ever written or read.
+    # Drawing the bit and scaling in one loop: no mask array is ever written or read. Threads take
+    # contiguous slices of the elements; each bit depends only on its index, so the result is the
+    # same for any thread count.
     y = np.empty_like(x)
     for i in prange(x.size):
         if random_bits_jit(key, np.uint64(i)) >= threshold:

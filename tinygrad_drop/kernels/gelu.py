@@ -12,7 +12,7 @@ Tanh approximation (approximate=True, GPT-2's choice), with u = sqrt(2/pi) * (x 
 
 Backward is gelu'(x) * grad, so ops save the input x. Both implementations compute in float64 and
 return the input's dtype. The Numba kernel sees a flat 1-D view (any shape, one compiled version
-per dtype) and the result is reshaped back.
+per dtype), threads take contiguous slices of it, and the result is reshaped back.
 """
 from __future__ import annotations
 
