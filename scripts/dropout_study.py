@@ -26,11 +26,12 @@ from pathlib import Path
 
 import train
 from corpus import load_text
-from usage import (OneLineArgumentParser, UsageError, non_negative_int, positive_int, probability_below_one,
-                   report)
+from usage import (OneLineArgumentParser, UsageError, non_negative_int, positive_float, positive_int,
+                   probability_below_one, report)
 
 RATES = (0.0, 0.1, 0.3, 0.5)
-STUDY_RECIPE = dict(chars=20_000, max_iters=600, eval_interval=50, eval_iters=20, n_layer=2, n_head=4, n_embd=128)
+STUDY_RECIPE = dict(chars=20_000, max_iters=600, eval_interval=50, eval_iters=20, n_layer=2, n_head=4, n_embd=128,
+                    lr=1e-3)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -45,6 +46,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for name in ("max_iters", "eval_interval", "eval_iters", "n_layer", "n_head", "n_embd"):
         add(f"--{name.replace('_', '-')}", type=positive_int, default=STUDY_RECIPE[name],
             help=f"as in train.py (default {STUDY_RECIPE[name]})")
+    add("--lr", type=positive_float, default=STUDY_RECIPE["lr"], help=f"peak learning rate (default {STUDY_RECIPE['lr']})")
     add("--seed", type=non_negative_int, default=train.SEED, help=f"random seed, the same for every rate "
                                                                   f"(default {train.SEED})")
     return parser.parse_args(argv)
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         run_dir = out_dir / f"dropout-{rate}"
         code = train.main(["--data", str(slice_path), "--out-dir", str(run_dir), "--dropout", str(rate),
                            "--max-iters", str(args.max_iters), "--eval-interval", str(args.eval_interval),
-                           "--eval-iters", str(args.eval_iters),
+                           "--eval-iters", str(args.eval_iters), "--lr", str(args.lr),
                            "--n-layer", str(args.n_layer), "--n-head", str(args.n_head), "--n-embd", str(args.n_embd),
                            "--seed", str(args.seed), "--sample-tokens", "0"])
         if code != 0:
