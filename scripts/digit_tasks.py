@@ -29,7 +29,7 @@ from corpus import CharTokenizer
 
 TASKS = ("reverse", "sort")
 SEPARATOR = ">"
-EXAMPLE_DIGITS = 6
+DIGITS_PER_EXAMPLE = 6
 # The same validation strings are scored (and shown) in every run, so accuracies compare.
 ACCURACY_EXAMPLES = 500
 SCORED_STRINGS_SEED, SHOWN_STRINGS_SEED = 1, 2
@@ -46,7 +46,7 @@ def answer_of(task: str, digits: np.ndarray) -> np.ndarray:
 class DigitTask:
     """A dataset of digit strings and their answers, with the interface of corpus.TextDataset."""
 
-    def __init__(self, task: str, length: int = EXAMPLE_DIGITS):
+    def __init__(self, task: str, length: int = DIGITS_PER_EXAMPLE):
         if task not in TASKS:
             raise ValueError(f"DigitTask: unknown task {task!r}, expected one of {TASKS}")
         self.task, self.length = task, length
@@ -58,7 +58,8 @@ class DigitTask:
         example = self._render(np.arange(self.length)[None, ::-1] % 10)[0]
         return f"task: {self.task} {self.length} digits, e.g. {example}; validation strings are never trained on"
 
-    def _is_val(self, digits: np.ndarray) -> np.ndarray:
+    def is_validation(self, digits: np.ndarray) -> np.ndarray:
+        """Which rows of digits (n, L) are validation strings: those whose hash ends in 0."""
         number = digits.astype(np.uint64) @ (np.uint64(10) ** np.arange(self.length - 1, -1, -1, dtype=np.uint64))
         return ((number * HASH_MULTIPLIER) >> np.uint64(32)) % np.uint64(10) == 0
 
@@ -67,7 +68,7 @@ class DigitTask:
         rows: list[np.ndarray] = []
         while sum(len(r) for r in rows) < count:
             candidates = rng.integers(0, 10, size=(2 * count, self.length))
-            rows.append(candidates[self._is_val(candidates) == (split == "val")])
+            rows.append(candidates[self.is_validation(candidates) == (split == "val")])
         return np.concatenate(rows)[:count]
 
     def _examples(self, digits: np.ndarray) -> np.ndarray:

@@ -4,9 +4,10 @@
     python scripts/dropout_study.py --rates 0.0 0.2 --max-iters 1000
 
 To see overfitting in minutes, the model trains on a small slice of the corpus (the first
---chars characters; 90% train, 10% val), small enough that it can memorize it. Each rate is
-an ordinary run of scripts/train.py (same seed, so the same initial weights and the same
-batches), in OUT_DIR/dropout-<rate>; this script then compares their metrics.jsonl.
+--chars characters; 90% train, 10% val), small enough to memorize, with twice the recipe's
+learning rate so that it memorizes sooner. Each rate is an ordinary run of scripts/train.py with
+the same seed (so the same initial weights and the same batches: dropout masks come from their
+own random stream) in OUT_DIR/dropout-<rate>; this script then compares their metrics.jsonl.
 
 What the literature (Srivastava et al., 2014) leads us to expect:
 - no dropout overfits: the train loss keeps falling while the val loss turns and rises;
@@ -15,7 +16,17 @@ What the literature (Srivastava et al., 2014) leads us to expect:
 - too much dropout underfits: the signal is so thinned that even the train loss stays high.
 
 The losses are measured with dropout off (model.eval()), so train and val compare the same
-network; the gap between them measures memorization.
+network; the gap between them measures memorization. With the defaults (Python 3.11's corpus,
+seed 1337) we measured, after 400 steps:
+
+    dropout | train loss | val loss |  gap  | best val (iter)
+        0.0 |     0.7204 |   2.7193 | 1.999 |   2.5087 (200)    val rose from 2.51 while train fell
+        0.1 |     1.1299 |   2.5505 | 1.421 |   2.5139 (225)    best final val
+        0.3 |     1.6867 |   2.5906 | 0.904 |   2.5755 (225)
+        0.5 |     2.1712 |   2.7741 | 0.603 |   2.6688 (75)     underfits: train loss stays high
+
+The val split is only 500 characters, so its curve wobbles by a few hundredths from one
+evaluation to the next; read the trend, not single points.
 """
 from __future__ import annotations
 
@@ -30,8 +41,10 @@ from usage import (OneLineArgumentParser, UsageError, non_negative_int, positive
                    probability_below_one, report)
 
 RATES = (0.0, 0.1, 0.3, 0.5)
-STUDY_RECIPE = dict(chars=20_000, max_iters=600, eval_interval=50, eval_iters=20, n_layer=2, n_head=4, n_embd=128,
-                    lr=1e-3)
+# 5,000 characters (4,500 to train on) and twice the recipe's learning rate: a 2-layer model
+# memorizes them in a few hundred steps, so all four runs take a few minutes.
+STUDY_RECIPE = dict(chars=5_000, max_iters=400, eval_interval=25, eval_iters=8, n_layer=2, n_head=4, n_embd=128,
+                    lr=2e-3)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -46,9 +59,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for name in ("max_iters", "eval_interval", "eval_iters", "n_layer", "n_head", "n_embd"):
         add(f"--{name.replace('_', '-')}", type=positive_int, default=STUDY_RECIPE[name],
             help=f"as in train.py (default {STUDY_RECIPE[name]})")
-    add("--lr", type=positive_float, default=STUDY_RECIPE["lr"], help=f"peak learning rate (default {STUDY_RECIPE['lr']})")
-    add("--seed", type=non_negative_int, default=train.SEED, help=f"random seed, the same for every rate "
-                                                                  f"(default {train.SEED})")
+    add("--lr", type=positive_float, default=STUDY_RECIPE["lr"],
+        help=f"peak learning rate (default {STUDY_RECIPE['lr']})")
+    add("--seed", type=non_negative_int, default=train.SEED,
+        help=f"random seed, the same for every rate (default {train.SEED})")
     return parser.parse_args(argv)
 
 

@@ -46,6 +46,7 @@ class ProgressBar:
         self.recent_steps: deque[float] = deque(maxlen=RECENT_STEPS)
         self.after_first_step: tuple[int, float] | None = None  # (steps done, time) when step one ended
         self.line = ""
+        self.shown = False  # whether the bar is on the screen now (interactive mode)
 
     def update(self, done: int, loss: float) -> None:
         """Record that `done` steps are complete, the last with this training loss."""
@@ -70,7 +71,7 @@ class ProgressBar:
             if now - self.last_draw_at >= 1 / REDRAWS_PER_SECOND or done == self.total:
                 self.stream.write("\r" + self.line)
                 self.stream.flush()
-                self.last_draw_at = now
+                self.last_draw_at, self.shown = now, True
         elif done % self.every == 0 or done == self.total:
             self.stream.write(self.line + "\n")
             self.stream.flush()
@@ -82,11 +83,14 @@ class ProgressBar:
 
     def clear(self) -> None:
         """Wipe the bar so that other output starts on a clean line (it reappears on update)."""
-        if self.interactive and self.line:
+        if self.shown:
             self.stream.write("\r" + " " * len(self.line) + "\r")
             self.stream.flush()
+            self.shown = False
 
     def close(self) -> None:
-        if self.interactive and self.line:
+        """End the bar's line, so that what follows starts on a new one."""
+        if self.shown:
             self.stream.write("\n")
             self.stream.flush()
+            self.shown = False

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))  # so that a fresh checkout runs without `pip inst
 import numpy as np  # noqa: E402
 
 import tinygrad_drop as td  # noqa: E402
-from checkpoint import checkpoint_path, load_checkpoint, restore_model, save_checkpoint  # noqa: E402
+from checkpoint import checkpoint_path, load_checkpoint, save_checkpoint  # noqa: E402
 from corpus import TextDataset, load_text  # noqa: E402
 from digit_tasks import TASKS, DigitTask  # noqa: E402
 from models.gpt import GPT, GPTConfig  # noqa: E402
@@ -141,6 +141,9 @@ def resolve_settings(args: argparse.Namespace, checkpoint: dict | None) -> Setti
         given["data"] = str(Path(given["data"]).resolve())
     if checkpoint is not None:
         base = dict(checkpoint["settings"])
+        if set(base) != {field.name for field in dataclasses.fields(Settings)}:
+            raise UsageError(f"the checkpoint's settings ({', '.join(sorted(base))}) are not this script's (another "
+                             "version wrote it): start a new run in another --out-dir")
         conflicts = [f"--{name.replace('_', '-')} {given[name]} (the checkpoint has {base[name]})"
                      for name in TRAJECTORY if name in given and given[name] != base[name]]
         if conflicts:
@@ -153,11 +156,7 @@ def resolve_settings(args: argparse.Namespace, checkpoint: dict | None) -> Setti
             raise UsageError(f"--block-size does not apply to --task (a {given['task']} example fixes the block "
                              "size): drop --block-size")
         base = {**(TASK_RECIPE if "task" in given else TEXT_RECIPE), "data": None, "task": None, "seed": SEED}
-    try:
-        settings = Settings(**{**base, **given})
-    except TypeError:  # a checkpoint's settings from another version of this script
-        raise UsageError(f"the checkpoint's settings ({', '.join(sorted(base))}) are not this script's: delete it "
-                         "and train again, or start a new run in another --out-dir") from None
+    settings = Settings(**{**base, **given})
     if checkpoint is None:
         # a short run warms up for a tenth of its steps, so that it still decays
         settings.warmup_iters = min(settings.warmup_iters, settings.max_iters // 10)
@@ -197,6 +196,9 @@ class StopRequest:
 
 
 class Trainer:
+    """One run: the data, the model and its optimizer, built from the settings (and restored from
+    the checkpoint when resuming), and the loop that trains, evaluates and saves."""
+
     def __init__(self, settings: Settings, out_dir: Path, checkpoint: dict | None):
         self.settings, self.out_dir = settings, out_dir
         self.checkpoint_file = checkpoint_path(out_dir)
@@ -229,9 +231,8 @@ class Trainer:
         if checkpoint["vocab"] != self.dataset.tokenizer.vocab:
             raise UsageError(f"the checkpoint in {self.out_dir} has another vocabulary than its data: delete it "
                              "and train again")
-        model, _ = restore_model(checkpoint, self.checkpoint_file)
         try:
-            self.model.load_state_dict(model.state_dict())
+            self.model.load_state_dict(checkpoint["model"])
             self.optimizer.load_state_dict(checkpoint["optimizer"])
             td.set_rng_state(checkpoint["rng"]["td"])
             self.batch_rng.bit_generator.state = checkpoint["rng"]["batches"]
@@ -331,8 +332,8 @@ class Trainer:
                 loss = self.train_step()
                 if not math.isfinite(loss):
                     bar.close()
-                    print(f"error: the training loss became {loss} at iter {self.iteration}; the last good "
-                          f"checkpoint is kept: try a smaller --lr", file=sys.stderr)
+                    print(f"error: the training loss became {loss} at iter {self.iteration} (the weights "
+                          "diverged): try a smaller --lr", file=sys.stderr)
                     return FAILED_EXIT_CODE
                 self.iteration += 1
                 bar.update(self.iteration, loss)

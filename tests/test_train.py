@@ -24,6 +24,7 @@ SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
 import checkpoint  # noqa: E402
+import digit_tasks  # noqa: E402
 import dropout_demo  # noqa: E402
 import dropout_study  # noqa: E402
 import sample  # noqa: E402
@@ -62,14 +63,32 @@ def short_run(tmp_path_factory):
 def test_synthetic_task_reaches_high_accuracy(tmp_path, capsys):
     """The end-to-end test: a 2-layer model must learn to reverse digit strings it never saw."""
     started = time.perf_counter()
-    code = train.main(["--task", "reverse", "--max-iters", "80", "--eval-interval", "40", "--sample-tokens", "0",
-                       "--out-dir", str(tmp_path)])
+    code = train.main(["--task", "reverse", "--max-iters", "60", "--eval-interval", "60", "--eval-iters", "2",
+                       "--sample-tokens", "0", "--out-dir", str(tmp_path)])
     seconds = time.perf_counter() - started
     assert code == 0
     records = read_metrics(tmp_path)
     assert records[0]["accuracy"] < 0.3, "an untrained model should be near chance (10% per digit)"
     assert records[-1]["accuracy"] > 0.95, f"reverse task accuracy only {records[-1]['accuracy']:.3f} ({seconds:.0f}s)"
     assert records[-1]["val_loss"] < 0.2
+
+
+@pytest.mark.parametrize("task", digit_tasks.TASKS)
+def test_task_examples_are_right_and_validation_is_held_out(task):
+    dataset = digit_tasks.DigitTask(task)
+    rng = np.random.default_rng(0)
+    x, y = dataset.batch("train", 2000, rng)
+    length = dataset.length
+    digits, answers = x[:, :length], y[:, length:]
+    expected = digits[:, ::-1] if task == "reverse" else np.sort(digits, axis=1)
+    np.testing.assert_array_equal(answers, expected)
+    assert (y[:, :length] == -1).all(), "prompt positions must not count in the loss"
+    val_x, _ = dataset.batch("val", 2000, rng)
+    train_strings = {row.tobytes() for row in digits}
+    assert not train_strings & {row.tobytes() for row in val_x[:, :length]}
+    # about one string in ten is held out: 20000 uniform strings, binomial sd about 42
+    candidates = rng.integers(0, 10, size=(20_000, length))
+    assert abs(dataset.is_validation(candidates).sum() - 2000) < 5 * 42
 
 
 def test_short_run_lowers_val_loss_and_writes_everything(short_run, capsys):
@@ -127,13 +146,21 @@ def test_sample_script_continues_the_prompt(short_run, capsys):
     assert text.startswith("def ") and len(text.rstrip("\n")) >= 4 + 15 - 1  # generated text may end in newlines
 
 
+def test_a_nan_loss_stops_the_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(train.Trainer, "train_step", lambda self: float("nan"))
+    code = train.main(TINY_MODEL + ["--max-iters", "5", "--eval-iters", "1", "--out-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == train.FAILED_EXIT_CODE
+    assert "error: the training loss became nan at iter 0" in err
+
+
 # ---- interrupt and resume -------------------------------------------------------------------------
 
 def test_interrupt_and_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch, capsys):
-    """Ctrl-C at step 13 (a real SIGINT, delivered between two steps), then --resume: every step's
+    """Ctrl-C at step 11 (a real SIGINT, delivered between two steps), then --resume: every step's
     loss, every evaluation and the final weights equal those of a run that was never stopped.
     Dropout is on, so the dropout masks must continue exactly too."""
-    args = TINY_MODEL + ["--max-iters", "24", "--eval-interval", "8", "--eval-iters", "2", "--sample-tokens", "5",
+    args = TINY_MODEL + ["--max-iters", "16", "--eval-interval", "8", "--eval-iters", "1", "--sample-tokens", "3",
                          "--dropout", "0.2"]
     step_losses = []
     original_step = train.Trainer.train_step
@@ -151,13 +178,13 @@ def test_interrupt_and_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch,
     assert train.main(args + ["--out-dir", str(tmp_path / "whole")]) == 0
     whole_losses, step_losses = step_losses, []
 
-    interrupt_at = 13
+    interrupt_at = 11
     assert train.main(args + ["--out-dir", str(tmp_path / "split")]) == train.INTERRUPTED_EXIT_CODE
-    assert checkpoint.load_checkpoint(tmp_path / "split" / "ckpt.npz")["iter"] == 13
+    assert checkpoint.load_checkpoint(tmp_path / "split" / "ckpt.npz")["iter"] == 11
     interrupt_at = None
     assert train.main(["--out-dir", str(tmp_path / "split"), "--resume"]) == 0
 
-    assert len(whole_losses) == 24
+    assert len(whole_losses) == 16
     assert step_losses == whole_losses
     assert tracked(read_metrics(tmp_path / "split")) == tracked(read_metrics(tmp_path / "whole"))
     whole = checkpoint.load_checkpoint(tmp_path / "whole" / "ckpt.npz")
