@@ -141,19 +141,27 @@ def compare(workloads: dict, steps: int, rounds: int) -> dict:
 
 # ---- child processes: first step and memory ---------------------------------------------------
 def child_main(args: argparse.Namespace) -> None:
-    """Run in a fresh process: time from start to the end of the first step, then peak memory."""
-    import resource
+    """Run in a fresh process: time from start to the end of the first step, then peak memory
+    (VmHWM: the high-water mark of resident memory, which starts afresh at exec, unlike
+    ru_maxrss, which a child inherits from the parent that spawned it)."""
     start = time.perf_counter()
     kind, backend = args.child.split(":")
     step = TorchStep(args.torch_ref, 64, 0.1) if kind == "torch" else OurStep(backend, 64, 0.1)
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = memory_mb("VmRSS")
     step()
     first_step = time.perf_counter() - start
     for _ in range(20):
         step()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"first_step_s": first_step, "peak_rss_mb": peak / 1024,
-                      "training_rss_mb": (peak - rss_before) / 1024}))
+    peak = memory_mb("VmHWM")
+    print(json.dumps({"first_step_s": first_step, "peak_rss_mb": peak, "training_rss_mb": peak - rss_before}))
+
+
+def memory_mb(field: str) -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{field} not found in /proc/self/status")
 
 
 def run_child(kind: str, env_extra: dict | None = None) -> dict:
@@ -201,7 +209,6 @@ def profile_ops(backend: str, steps: int = 10) -> list[tuple[str, float, float, 
         step()
     profiler.disable()
     stats = pstats.Stats(profiler).stats
-    total = sum(t for (_, _, _), (_, _, t, _, _) in stats.items())
     table: dict[str, list] = {}
     for (filename, line, name), (_, calls, _, cumulative, _) in stats.items():
         op = where.get((filename, line, name))
@@ -209,9 +216,7 @@ def profile_ops(backend: str, steps: int = 10) -> list[tuple[str, float, float, 
             row = table.setdefault(op, [0.0, 0.0, 0])
             row[0 if name == "forward" else 1] += 1e3 * cumulative / steps
             row[2] += calls // steps if name == "forward" else 0
-    rows = sorted(((op, f, b, c) for op, (f, b, c) in table.items()), key=lambda r: -(r[1] + r[2]))
-    del total
-    return rows
+    return sorted(((op, f, b, c) for op, (f, b, c) in table.items()), key=lambda r: -(r[1] + r[2]))
 
 
 def memory_over_time(backend: str, steps: int) -> list[tuple[int, float]]:
@@ -221,8 +226,7 @@ def memory_over_time(backend: str, steps: int) -> list[tuple[int, float]]:
     for i in range(1, steps + 1):
         step()
         if i % max(steps // 10, 1) == 0:
-            with open("/proc/self/statm") as f:
-                samples.append((i, int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20))
+            samples.append((i, memory_mb("VmRSS")))
     return samples
 
 
