@@ -24,10 +24,15 @@ import hashlib
 import os
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 import tinygrad_drop as td
 from usage import UsageError
+
+if TYPE_CHECKING:  # for type hints only: the model is built elsewhere
+    from models.gpt import GPT
 
 TRAIN_FRACTION = 0.9
 # The least text worth training on: its 10% validation split then holds 100 characters, a
@@ -115,7 +120,7 @@ class CharTokenizer:
     def encode(self, text: str) -> np.ndarray:
         return np.array([self.id_of[char] for char in text], dtype=np.int64)
 
-    def decode(self, ids) -> str:
+    def decode(self, ids: np.ndarray | list[int]) -> str:
         return "".join(self.vocab[int(index)] for index in np.asarray(ids).ravel())
 
 
@@ -148,11 +153,11 @@ class TextDataset:
         window = starts[:, None] + np.arange(self.block_size)
         return tokens[window], tokens[window + 1]
 
-    def metrics(self, model) -> dict[str, float]:
+    def metrics(self, model: GPT) -> dict[str, float]:
         """Nothing beyond the losses: text has no single right answer to score."""
         return {}
 
-    def sample(self, model, max_tokens: int) -> str:
+    def sample(self, model: GPT, max_tokens: int) -> str:
         """Text generated from a newline (the start of a paragraph), model in eval mode."""
         start = "\n" if "\n" in self.tokenizer.id_of else self.tokenizer.vocab[0]
         prompt = td.tensor(self.tokenizer.encode(start)[None, :])

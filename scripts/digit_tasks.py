@@ -22,10 +22,15 @@ is produced from the model's own previous outputs, exactly as at inference.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 import tinygrad_drop as td
 from corpus import CharTokenizer
+
+if TYPE_CHECKING:  # for type hints only: the model is built elsewhere
+    from models.gpt import GPT
 
 TASKS = ("reverse", "sort")
 SEPARATOR = ">"
@@ -84,19 +89,19 @@ class DigitTask:
         y[:, :self.length] = -1  # targets inside the prompt (digits, and the separator) do not count
         return x, y
 
-    def _solve(self, model, digits: np.ndarray) -> np.ndarray:
+    def _solve(self, model: GPT, digits: np.ndarray) -> np.ndarray:
         """The model's greedy answers (n, L) to the prompts digits + separator."""
         prompts = self._examples(digits)[:, :self.length + 1]
         out = model.generate(td.tensor(prompts), self.length, temperature=0.0)
         return out.numpy()[:, self.length + 1:]
 
-    def metrics(self, model) -> dict[str, float]:
+    def metrics(self, model: GPT) -> dict[str, float]:
         """Token and whole-answer accuracy on fixed validation strings (model in eval mode)."""
         digits = self._draw("val", ACCURACY_EXAMPLES, np.random.default_rng(SCORED_STRINGS_SEED))
         correct = self._solve(model, digits) == answer_of(self.task, digits)
         return {"accuracy": float(correct.mean()), "exact_match": float(correct.all(axis=1).mean())}
 
-    def sample(self, model, max_tokens: int) -> str:
+    def sample(self, model: GPT, max_tokens: int) -> str:
         """Validation prompts with the model's answers, marked right or wrong: as many as
         max_tokens answer digits allow, at most MAX_SHOWN_EXAMPLES."""
         count = max(1, min(MAX_SHOWN_EXAMPLES, max_tokens // self.length))
