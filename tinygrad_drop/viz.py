@@ -23,6 +23,7 @@ import numpy as np
 
 from .autograd.anomaly import short_location
 from .autograd.debug import tensor_names
+from .autograd.engine import depth_first_order
 from .tensor import Tensor
 
 FORMATS = ("dot", "svg", "png", "pdf")
@@ -31,21 +32,8 @@ FORMATS = ("dot", "svg", "png", "pdf")
 def graph_of(root: Tensor) -> tuple[list[Tensor], list[tuple[Tensor, Tensor]]]:
     """Every tensor the root was computed from (inputs before the tensors made from them) and the
     edges (input, output). Iterative, so a 10,000-op chain needs no recursion."""
-    order, edges, seen = [], [], set()
-    stack = [(root, False)]
-    while stack:
-        tensor, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(tensor)
-            continue
-        if id(tensor) in seen:
-            continue
-        seen.add(id(tensor))
-        stack.append((tensor, True))
-        for parent in inputs_of(tensor):
-            edges.append((parent, tensor))
-            if id(parent) not in seen:
-                stack.append((parent, False))
+    order = depth_first_order(root, inputs_of)
+    edges = [(parent, tensor) for tensor in order for parent in inputs_of(tensor)]
     return order, edges
 
 

@@ -11,15 +11,15 @@
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
 from .. import tensor as tensor_module
 
 
-def topological_order(root) -> list:
-    """Tensors reachable from root that need gradients, each listed after its inputs."""
+def depth_first_order(root, inputs_of: Callable) -> list:
+    """Every tensor reachable from root through `inputs_of`, each listed after its inputs."""
     order, visited = [], set()
     stack = [(root, False)]
     while stack:
@@ -31,11 +31,18 @@ def topological_order(root) -> list:
             continue
         visited.add(id(tensor))
         stack.append((tensor, True))
-        if tensor.grad_fn is not None:
-            for parent in tensor.grad_fn.inputs:
-                if parent is not None and parent.requires_grad and id(parent) not in visited:
-                    stack.append((parent, False))
+        stack.extend((parent, False) for parent in inputs_of(tensor) if id(parent) not in visited)
     return order
+
+
+def inputs_needing_grad(tensor) -> list:
+    node = tensor.grad_fn
+    return [] if node is None else [t for t in node.inputs if t is not None and t.requires_grad]
+
+
+def topological_order(root) -> list:
+    """Tensors reachable from root that need gradients, each listed after its inputs."""
+    return depth_first_order(root, inputs_needing_grad)
 
 
 def as_array(value) -> np.ndarray:
