@@ -23,3 +23,32 @@ def backend(request) -> str:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+# Course-kit topics (scripts/make_assignment.py strips their backward passes). A test that needs
+# a topic carries its marker, so `pytest -m dropout` runs one topic and a student copy fails only
+# where a topic is missing.
+TOPICS = ("layernorm", "dropout", "attention", "softmax", "matmul")
+EVERY_TOPIC = [getattr(pytest.mark, topic) for topic in TOPICS]
+
+
+def every_topic(test):
+    """Mark a test that runs a whole model, and so every topic's backward."""
+    for mark in EVERY_TOPIC:
+        test = mark(test)
+    return test
+
+
+# the ops tables (test_ops, test_ops_torch) name each case after its op: mark the case by it
+TOPIC_OF_CASE = {"layer_norm": "layernorm", "dropout": "dropout", "sdpa": "attention",
+                 "softmax": "softmax", "matmul": "matmul", "linear": "matmul"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        case = getattr(item, "callspec", None)
+        if case is None:
+            continue
+        for word, topic in TOPIC_OF_CASE.items():
+            if word in case.id:
+                item.add_marker(getattr(pytest.mark, topic))

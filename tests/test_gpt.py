@@ -11,12 +11,15 @@ import math
 import numpy as np
 import pytest
 
+from conftest import EVERY_TOPIC
+
 import tinygrad_drop as td
 from tinygrad_drop import nn
 from models.gpt import GPT, GPTConfig
 from torch_reference import copy_into_torch, nanogpt_classes, single_torch_thread
 
-pytestmark = pytest.mark.gpt
+# a whole model runs every topic's backward, so a student copy missing any topic fails here too
+pytestmark = [pytest.mark.gpt, *EVERY_TOPIC]
 
 SIZES = dict(vocab_size=40, block_size=16, n_layer=2, n_head=2, n_embd=32)
 DROPOUT = dict(embd_pdrop=0.2, attn_pdrop=0.2, resid_pdrop=0.2)

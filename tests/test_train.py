@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import EVERY_TOPIC
+
 import tinygrad_drop as td
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
@@ -30,7 +32,8 @@ import dropout_study  # noqa: E402
 import sample  # noqa: E402
 import train  # noqa: E402
 
-pytestmark = pytest.mark.train
+# a whole model runs every topic's backward, so a student copy missing any topic fails here too
+pytestmark = [pytest.mark.train, *EVERY_TOPIC]
 
 TINY_MODEL = ["--n-layer", "1", "--n-head", "2", "--n-embd", "32", "--block-size", "32", "--batch-size", "8"]
 TINY_RUN = TINY_MODEL + ["--max-iters", "30", "--eval-interval", "15", "--eval-iters", "4", "--sample-tokens", "20"]
