@@ -21,6 +21,15 @@ def backend(request) -> str:
 
 
 @pytest.fixture
+def numpy_backend():
+    """Run a test on the numpy reference backend (plain Python that pdb steps into)."""
+    previous = td.get_backend()
+    td.set_backend("numpy")
+    yield
+    td.set_backend(previous)
+
+
+@pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import TOPICS
+
 import tinygrad_drop as td
 import tinygrad_drop.nn.functional as F
 from tinygrad_drop.autograd import Function
@@ -27,18 +29,12 @@ from tinygrad_drop.ops.dropout import Dropout
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "make_assignment.py"
-TOPICS = ("layernorm", "dropout", "attention", "softmax", "matmul")
 IN_STUDENT_COPY = (ROOT / "ASSIGNMENT.md").exists()
 only_in_the_original = pytest.mark.skipif(IN_STUDENT_COPY, reason="a student copy has no solutions to strip")
+pytestmark = pytest.mark.usefixtures("numpy_backend")
 KEY = np.uint64(12345)  # a fixed dropout key: the same mask on every call, so gradcheck can probe
 
 
-@pytest.fixture(autouse=True)
-def numpy_backend():
-    previous = td.get_backend()
-    td.set_backend("numpy")
-    yield
-    td.set_backend(previous)
 
 
 def float64(*shape, requires_grad=True, seed=0):

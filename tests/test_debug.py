@@ -23,18 +23,12 @@ from tinygrad_drop.autograd.function import _anomaly_hook
 from models.gpt import GPT, GPTConfig
 
 # tests that run the backward of a course-kit topic (scripts/make_assignment.py) carry its marker too
-pytestmark = pytest.mark.debug
+pytestmark = [pytest.mark.debug, pytest.mark.usefixtures("numpy_backend")]
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).name
 
 
-@pytest.fixture(autouse=True)
-def numpy_backend():
-    previous = td.get_backend()
-    td.set_backend("numpy")
-    yield
-    td.set_backend(previous)
 
 
 def next_line() -> int:
