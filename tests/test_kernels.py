@@ -6,6 +6,7 @@ these tests do not depend on, or change, the global backend setting.
 """
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ from tinygrad_drop.kernels import (
     layer_norm,
     softmax,
 )
+from tinygrad_drop.kernels.exp_float32 import exp_float32_into
 from tinygrad_drop.kernels.random_bits import random_bits
 
 pytestmark = pytest.mark.kernels
@@ -186,7 +188,7 @@ def test_layer_norm_variance_survives_a_huge_mean():
 # ---------------------------------------------------------------------------------------- gelu
 
 
-GELU_SHAPES = [(1,), (5, 33), (2, 3, 17)]
+GELU_SHAPES = [(1,), (5, 33), (2, 3, 17), (3, 5000)]  # the last spans several kernel chunks
 
 
 def gelu_inputs(shape, dtype, seed):
@@ -200,13 +202,15 @@ def gelu_inputs(shape, dtype, seed):
 @pytest.mark.parametrize("shape", GELU_SHAPES)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_gelu_backends_agree(approximate, shape, dtype):
-    x, grad = gelu_inputs(shape, dtype, seed=6)
-    y = gelu.gelu_forward.numba_impl(x, approximate)
-    assert y.shape == shape
-    assert_close(y, gelu.gelu_forward.numpy_impl(x, approximate), dtype)
-    dx = gelu.gelu_backward.numba_impl(x, grad, approximate)
-    assert dx.shape == shape
-    assert_close(dx, gelu.gelu_backward.numpy_impl(x, grad, approximate), dtype)
+    x, _ = gelu_inputs(shape, dtype, seed=6)
+    y, dy_dx = gelu.gelu.numba_impl(x, approximate, True)
+    y_ref, dy_dx_ref = gelu.gelu.numpy_impl(x, approximate, True)
+    assert y.shape == dy_dx.shape == shape
+    assert_close(y, y_ref, dtype)
+    assert_close(dy_dx, dy_dx_ref, dtype)
+    y_alone, no_derivative = gelu.gelu.numba_impl(x, approximate, False)
+    assert no_derivative is None
+    np.testing.assert_array_equal(y_alone, y)
 
 
 @pytest.mark.parametrize("approximate", [False, True])
@@ -214,15 +218,25 @@ def test_gelu_backends_agree(approximate, shape, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_gelu_matches_torch(approximate, shape, dtype):
     torch = pytest.importorskip("torch")
-    x, grad = gelu_inputs(shape, dtype, seed=7)
+    x, _ = gelu_inputs(shape, dtype, seed=7)
     x_t = float64_tensor(torch, x, requires_grad=True)
     y_t = torch.nn.functional.gelu(x_t, approximate="tanh" if approximate else "none")
-    y_t.backward(float64_tensor(torch, grad))
-    for forward_impl, backward_impl in zip(
-        both_implementations(gelu.gelu_forward), both_implementations(gelu.gelu_backward)
-    ):
-        assert_close(forward_impl(x, approximate), y_t, dtype)
-        assert_close(backward_impl(x, grad, approximate), x_t.grad, dtype)
+    # Backward with an all-ones gradient gives gelu'(x) itself.
+    y_t.backward(torch.ones_like(y_t))
+    for implementation in both_implementations(gelu.gelu):
+        y, dy_dx = implementation(x, approximate, True)
+        assert_close(y, y_t, dtype)
+        assert_close(dy_dx, x_t.grad, dtype)
+
+
+def test_exp_float32_matches_float64_exp():
+    # Every exponent GELU can ask for: 0 down past the clamp at -87, plus exact powers of two.
+    arguments = np.concatenate([-np.geomspace(1e-6, 100.0, 20001), [0.0, -math.log(2.0), -87.0]])
+    arguments = arguments.astype(np.float32)
+    out = np.empty_like(arguments)
+    exp_float32_into(arguments, out, np.empty(arguments.size, np.int32))
+    expected = np.exp(np.maximum(arguments.astype(np.float64), -87.0))
+    np.testing.assert_allclose(out, expected, rtol=4e-7, atol=0)
 
 
 # ------------------------------------------------------------------------------- cross-entropy

@@ -79,8 +79,11 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> "tensor_module.Tensor":
         Tensor = tensor_module.Tensor
-        needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        record = is_grad_enabled() and any(needs_input_grad)
+        # Under no_grad nothing needs a gradient, so forward can skip what only backward uses.
+        grad_enabled = is_grad_enabled()
+        needs_input_grad = tuple(grad_enabled and isinstance(a, Tensor) and a.requires_grad
+                                 for a in args)
+        record = any(needs_input_grad)
         ctx = Context(cls, needs_input_grad)
         raw_args = [a.data if isinstance(a, Tensor) else a for a in args]
         out = cls.forward(ctx, *raw_args, **kwargs)

@@ -1,4 +1,4 @@
-"""GELU, elementwise on an array of any shape, in PyTorch's two flavours.
+"""GELU, elementwise on an array of any shape, in PyTorch's two flavours, with its derivative.
 
 Exact (approximate=False), with Phi the standard normal CDF and phi its density:
 
@@ -10,16 +10,17 @@ Tanh approximation (approximate=True, GPT-2's choice), with u = sqrt(2/pi) * (x 
     gelu(x)  = x * (1 + tanh(u)) / 2
     gelu'(x) = (1 + tanh(u)) / 2 + x * (1 - tanh(u)^2) / 2 * sqrt(2/pi) * (1 + 3 * 0.044715 x^2)
 
-Phi in float32: libm's erf costs about four times an exp, and float32 needs only 24 bits, so
-float32 inputs take Phi from a Chebyshev fit of the complementary error function (Press et al.,
-Numerical Recipes, 2nd ed., section 6.2): erfc(z) = t exp(-z^2 + P(t)), t = 1/(1 + z/2) for
-z >= 0, with *relative* error below 1.2e-7 everywhere, so the lower tail keeps its digits. It is
-one exp and a polynomial, and numpy evaluates it with vectorized ufuncs. Float64 inputs (the
-gradchecks) keep the exact erf.
+The kernel returns gelu'(x) next to gelu(x) when asked (`with_derivative`): Phi and exp(-x^2/2)
+are at hand in the forward pass, so the op saves gelu'(x) instead of x and its backward is one
+multiply, grad * gelu'(x), instead of a second round of exps.
 
-Backward is gelu'(x) * grad, so ops save the input x. Both implementations compute in float64 and
-return the input's dtype. The Numba kernel sees a flat 1-D view (any shape, one compiled version
-per dtype), threads take contiguous slices of it, and the result is reshaped back.
+Phi in float32: float32 needs only 24 bits, so float32 inputs take Phi from a Chebyshev fit of
+the complementary error function (Press et al., Numerical Recipes, 2nd ed., section 6.2):
+erfc(z) = t exp(-z^2 + P(t)), t = 1/(1 + z/2) for z >= 0, with *relative* error below 1.2e-7
+everywhere, so the lower tail keeps its digits. With z = |x|/sqrt 2, exp(-z^2) = exp(-x^2/2) is
+also phi's exp, so value and derivative cost two exps, which the Numba kernel computes with the
+vectorizable exp of exp_float32.py. Float64 inputs (the gradchecks) keep the exact erf. The numpy
+reference computes everything in float64 and returns the input's dtype.
 """
 from __future__ import annotations
 
@@ -29,24 +30,20 @@ import numpy as np
 from numba import njit, prange
 
 from . import Kernel
+from .exp_float32 import exp_float32_into
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 TANH_CUBIC = 0.044715
 
+# P(t) of the Numerical Recipes fit, lowest power first.
+ERFC_EXPONENT_COEFFICIENTS = (-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806,
+                              0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277)
+ERFC_EXPONENT_COEFFICIENTS_FLOAT32 = tuple(np.float32(c) for c in ERFC_EXPONENT_COEFFICIENTS)
+
 # numpy has no erf; math.erf per element is slow but exact, which float64 (gradchecks) wants
 _erf = np.vectorize(math.erf, otypes=[np.float64])
-
-
-def erfc_exponent(t):
-    """P(t) in erfc(z) = t exp(-z^2 + P(t)), t = 1/(1 + z/2) (the Numerical Recipes fit)."""
-    return -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
-        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
-            -0.82215223 + t * 0.17087277))))))))
-
-
-erfc_exponent_jit = njit(cache=True, inline="always")(erfc_exponent)
 
 
 def normal_cdf_numpy(x: np.ndarray, exact: bool) -> np.ndarray:
@@ -55,8 +52,73 @@ def normal_cdf_numpy(x: np.ndarray, exact: bool) -> np.ndarray:
         return 0.5 * (1.0 + _erf(x * INV_SQRT_2))
     z = np.abs(x) * INV_SQRT_2
     t = 1.0 / (1.0 + 0.5 * z)
-    half_erfc = 0.5 * t * np.exp(-z * z + erfc_exponent(t))
+    erfc_exponent = np.polynomial.polynomial.polyval(t, ERFC_EXPONENT_COEFFICIENTS)
+    half_erfc = 0.5 * t * np.exp(-z * z + erfc_exponent)
     return np.where(x > 0, 1.0 - half_erfc, half_erfc)
+
+
+def gelu_numpy(x: np.ndarray, approximate: bool, with_derivative: bool) -> tuple:
+    """(gelu(x), gelu'(x) or None), in x's dtype."""
+    x64 = x.astype(np.float64)
+    if approximate:
+        t = np.tanh(SQRT_2_OVER_PI * (x64 + TANH_CUBIC * x64**3))
+        y = 0.5 * x64 * (1.0 + t)
+        du_dx = SQRT_2_OVER_PI * (1.0 + 3.0 * TANH_CUBIC * x64**2)
+        dy_dx = 0.5 * (1.0 + t) + 0.5 * x64 * (1.0 - t * t) * du_dx
+    else:
+        cdf = normal_cdf_numpy(x64, exact=x.dtype == np.float64)
+        y = x64 * cdf
+        dy_dx = cdf + x64 * INV_SQRT_2PI * np.exp(-0.5 * x64 * x64)
+    return y.astype(x.dtype), dy_dx.astype(x.dtype) if with_derivative else None
+
+
+def gelu_numba(x: np.ndarray, approximate: bool, with_derivative: bool) -> tuple:
+    flat = np.ascontiguousarray(x).reshape(-1)
+    y = np.empty_like(flat)
+    # An empty derivative array tells the kernels to skip it.
+    dy_dx = np.empty_like(flat) if with_derivative else np.empty(0, flat.dtype)
+    if flat.dtype == np.float32 and not approximate:
+        _gelu_exact_float32_kernel(flat, y, dy_dx)
+    else:
+        _gelu_scalar_kernel(flat, y, dy_dx, bool(approximate), flat.dtype == np.float64)
+    return y.reshape(x.shape), dy_dx.reshape(x.shape) if with_derivative else None
+
+
+CHUNK = 4096  # elements per thread task; its five scratch arrays (80 KB) stay in L2
+
+
+@njit(cache=True, inline="always")
+def erfc_exponent_float32(t):
+    p = np.float32(0.0)
+    for coefficient in ERFC_EXPONENT_COEFFICIENTS_FLOAT32[::-1]:
+        p = p * t + coefficient
+    return p
+
+
+@njit(cache=True, parallel=True)
+def _gelu_exact_float32_kernel(x, y, dy_dx):
+    with_derivative = dy_dx.size > 0
+    for chunk in prange((x.size + CHUNK - 1) // CHUNK):
+        start = chunk * CHUNK
+        n = min(CHUNK, x.size - start)
+        t = np.empty(n, np.float32)
+        gauss = np.empty(n, np.float32)  # exp(-x^2/2) = exp(-z^2), shared by Phi and phi
+        tail = np.empty(n, np.float32)  # exp(P(t))
+        scratch_bits = np.empty(n, np.int32)
+        for i in range(n):
+            xi = x[start + i]
+            t[i] = np.float32(1.0) / (np.float32(1.0) + np.float32(0.5 * INV_SQRT_2) * abs(xi))
+            gauss[i] = np.float32(-0.5) * xi * xi
+            tail[i] = erfc_exponent_float32(t[i])
+        exp_float32_into(gauss, gauss, scratch_bits)
+        exp_float32_into(tail, tail, scratch_bits)
+        for i in range(n):
+            xi = x[start + i]
+            half_erfc = np.float32(0.5) * t[i] * gauss[i] * tail[i]
+            cdf = np.float32(1.0) - half_erfc if xi > 0 else half_erfc
+            y[start + i] = xi * cdf
+            if with_derivative:
+                dy_dx[start + i] = cdf + xi * np.float32(INV_SQRT_2PI) * gauss[i]
 
 
 @njit(cache=True, inline="always")
@@ -65,75 +127,32 @@ def normal_cdf(x, exact):
         return 0.5 * (1.0 + math.erf(x * INV_SQRT_2))
     z = abs(x) * INV_SQRT_2
     t = 1.0 / (1.0 + 0.5 * z)
-    half_erfc = 0.5 * t * math.exp(-z * z + erfc_exponent_jit(t))
+    erfc_exponent = 0.0
+    for coefficient in ERFC_EXPONENT_COEFFICIENTS[::-1]:
+        erfc_exponent = erfc_exponent * t + coefficient
+    half_erfc = 0.5 * t * math.exp(-z * z + erfc_exponent)
     return 1.0 - half_erfc if x > 0 else half_erfc
 
 
-def gelu_forward_numpy(x: np.ndarray, approximate: bool) -> np.ndarray:
-    x64 = x.astype(np.float64)
-    if approximate:
-        y = 0.5 * x64 * (1.0 + np.tanh(SQRT_2_OVER_PI * (x64 + TANH_CUBIC * x64**3)))
-    else:
-        y = x64 * normal_cdf_numpy(x64, exact=x.dtype == np.float64)
-    return y.astype(x.dtype)
-
-
-def gelu_forward_numba(x: np.ndarray, approximate: bool) -> np.ndarray:
-    flat = np.ascontiguousarray(x).reshape(-1)
-    return _gelu_forward_kernel(flat, bool(approximate), flat.dtype == np.float64).reshape(x.shape)
-
-
 @njit(cache=True, parallel=True)
-def _gelu_forward_kernel(x, approximate, exact_cdf):
-    y = np.empty_like(x)
-    # The branch is outside the loops so each loop body is a straight line of arithmetic.
-    if approximate:
-        for i in prange(x.size):
-            xi = float(x[i])
-            y[i] = 0.5 * xi * (1.0 + math.tanh(SQRT_2_OVER_PI * (xi + TANH_CUBIC * xi * xi * xi)))
-    else:
-        for i in prange(x.size):
-            xi = float(x[i])
-            y[i] = xi * normal_cdf(xi, exact_cdf)
-    return y
-
-
-def gelu_backward_numpy(x: np.ndarray, grad: np.ndarray, approximate: bool) -> np.ndarray:
-    x64 = x.astype(np.float64)
-    if approximate:
-        t = np.tanh(SQRT_2_OVER_PI * (x64 + TANH_CUBIC * x64**3))
-        du_dx = SQRT_2_OVER_PI * (1.0 + 3.0 * TANH_CUBIC * x64**2)
-        dy_dx = 0.5 * (1.0 + t) + 0.5 * x64 * (1.0 - t * t) * du_dx
-    else:
-        cdf = normal_cdf_numpy(x64, exact=x.dtype == np.float64)
-        pdf = INV_SQRT_2PI * np.exp(-0.5 * x64 * x64)
-        dy_dx = cdf + x64 * pdf
-    return (dy_dx * grad).astype(x.dtype)
-
-
-def gelu_backward_numba(x: np.ndarray, grad: np.ndarray, approximate: bool) -> np.ndarray:
-    flat_x = np.ascontiguousarray(x).reshape(-1)
-    flat_grad = np.ascontiguousarray(grad).reshape(-1)
-    return _gelu_backward_kernel(flat_x, flat_grad, bool(approximate), flat_x.dtype == np.float64).reshape(x.shape)
-
-
-@njit(cache=True, parallel=True)
-def _gelu_backward_kernel(x, grad, approximate, exact_cdf):
-    dx = np.empty_like(x)
+def _gelu_scalar_kernel(x, y, dy_dx, approximate, exact_cdf):
+    """Float64 (exact erf), the tanh flavour, and other float dtypes: one libm call per element."""
+    with_derivative = dy_dx.size > 0
     if approximate:
         for i in prange(x.size):
             xi = float(x[i])
             t = math.tanh(SQRT_2_OVER_PI * (xi + TANH_CUBIC * xi * xi * xi))
-            du_dx = SQRT_2_OVER_PI * (1.0 + 3.0 * TANH_CUBIC * xi * xi)
-            dx[i] = (0.5 * (1.0 + t) + 0.5 * xi * (1.0 - t * t) * du_dx) * grad[i]
+            y[i] = 0.5 * xi * (1.0 + t)
+            if with_derivative:
+                du_dx = SQRT_2_OVER_PI * (1.0 + 3.0 * TANH_CUBIC * xi * xi)
+                dy_dx[i] = 0.5 * (1.0 + t) + 0.5 * xi * (1.0 - t * t) * du_dx
     else:
         for i in prange(x.size):
             xi = float(x[i])
             cdf = normal_cdf(xi, exact_cdf)
-            pdf = INV_SQRT_2PI * math.exp(-0.5 * xi * xi)
-            dx[i] = (cdf + xi * pdf) * grad[i]
-    return dx
+            y[i] = xi * cdf
+            if with_derivative:
+                dy_dx[i] = cdf + xi * INV_SQRT_2PI * math.exp(-0.5 * xi * xi)
 
 
-gelu_forward = Kernel("gelu_forward", gelu_forward_numpy, gelu_forward_numba)
-gelu_backward = Kernel("gelu_backward", gelu_backward_numpy, gelu_backward_numba)
+gelu = Kernel("gelu", gelu_numpy, gelu_numba)

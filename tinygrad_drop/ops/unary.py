@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function
-from ..kernels.gelu import gelu_backward, gelu_forward
+from ..kernels.gelu import gelu
 from .dtypes import require_float
 
 
@@ -93,20 +93,22 @@ class ReLU(Function):
 
 
 class GELU(Function):
-    """x * Phi(x), exact (erf) or with the tanh approximation; fused kernels (kernels/gelu.py)."""
+    """x * Phi(x), exact (erf) or with the tanh approximation; fused kernel (kernels/gelu.py).
+
+    The kernel hands back gelu'(x) from the same pass (it already has Phi and exp(-x^2/2)), so
+    backward saves that instead of x and is a single multiply."""
 
     @staticmethod
     def forward(ctx, x, approximate):
         require_float("gelu", x)
-        x = np.ascontiguousarray(x)
-        ctx.save_for_backward(x)
-        ctx.approximate = approximate
-        return gelu_forward(x, approximate)
+        y, dy_dx = gelu(np.ascontiguousarray(x), approximate, ctx.needs_input_grad[0])
+        ctx.save_for_backward(dy_dx)
+        return y
 
     @staticmethod
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return gelu_backward(x, np.ascontiguousarray(grad), ctx.approximate), None
+        (dy_dx,) = ctx.saved_tensors
+        return grad * dy_dx, None
 
 
 class Abs(Function):
