@@ -31,6 +31,7 @@ class GPTConfig:
     attn_pdrop: float = 0.0
     resid_pdrop: float = 0.0
     bias: bool = True
+    tie_weights: bool = True
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -57,8 +58,11 @@ class GPT(nn.Module):
             ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
         ))
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        # weight tying (Press & Wolf, 2017): the output layer scores tokens with the input table
-        self.transformer.wte.weight = self.lm_head.weight
+        if config.tie_weights:
+            # weight tying (Press & Wolf, 2017; nanoGPT): the output layer scores tokens with the
+            # input table. It saves vocab x n_embd weights, which matters for GPT-2's 50k tokens;
+            # for 65 characters it saves 8k and costs loss (scripts/train.py leaves it off).
+            self.transformer.wte.weight = self.lm_head.weight
         self._init_weights()
 
     def _init_weights(self) -> None:

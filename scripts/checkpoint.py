@@ -31,7 +31,7 @@ from usage import UsageError
 
 CHECKPOINT_NAME = "ckpt.npz"
 KIND = "tinygrad_drop scripts/train.py checkpoint"
-VERSION = 1
+VERSION = 2
 KEYS = ("kind", "version", "model", "optimizer", "iter", "elapsed_s", "rng", "vocab", "config", "settings", "data",
         "history")
 

@@ -51,11 +51,15 @@ from usage import (OneLineArgumentParser, UsageError, non_negative_int, positive
 
 # nanoGPT's CPU recipe for characters (its README, "I only have a macbook"), except that it trains
 # 2000 steps: 1000 keep a newcomer's first run to a few minutes on 2 cores (--max-iters 2000 for all).
+# The output layer is not tied to the embedding table (nanoGPT ties them): on characters the untied
+# head learns faster (tiny shakespeare, 2000 steps, PyTorch, 200 eval batches: val 1.871 vs 1.904).
 TEXT_RECIPE = dict(batch_size=12, block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0, lr=1e-3,
-                   warmup_iters=100, max_iters=1000, eval_interval=250, eval_iters=20, sample_tokens=300)
+                   warmup_iters=100, max_iters=1000, eval_interval=250, eval_iters=20, sample_tokens=300,
+                   tie_weights=False)
 # A small model for the digit tasks: the block size is the task's (2 x digits).
 TASK_RECIPE = dict(batch_size=64, block_size=None, n_layer=2, n_head=4, n_embd=64, dropout=0.0, lr=3e-3,
-                   warmup_iters=20, max_iters=300, eval_interval=100, eval_iters=10, sample_tokens=24)
+                   warmup_iters=20, max_iters=300, eval_interval=100, eval_iters=10, sample_tokens=24,
+                   tie_weights=False)
 BETAS = (0.9, 0.99)  # beta2 0.99, not 0.999: with few tokens per step the moments must adapt faster
 WEIGHT_DECAY = 0.1
 GRAD_CLIP = 1.0
@@ -83,6 +87,7 @@ class Settings:
     n_head: int
     n_embd: int
     dropout: float
+    tie_weights: bool
     lr: float
     warmup_iters: int
     seed: int
@@ -91,7 +96,7 @@ class Settings:
 
 # Changing any of these changes the losses, so a resumed run must keep them.
 TRAJECTORY = ("data", "task", "max_iters", "batch_size", "block_size", "n_layer", "n_head", "n_embd",
-              "dropout", "lr", "warmup_iters", "seed")
+              "dropout", "tie_weights", "lr", "warmup_iters", "seed")
 
 
 # ---- command line ---------------------------------------------------------------------------------
@@ -125,6 +130,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--n-embd", type=positive_int, help=f"model width {default('n_embd')}")
     add("--dropout", type=probability_below_one,
         help=f"rate of all three dropouts: embedding, attention, residual {default('dropout')}")
+    add("--tie-weights", action=argparse.BooleanOptionalAction,
+        help=f"score output characters with the input embedding table, as nanoGPT {default('tie_weights')}")
     add("--lr", type=positive_float, help=f"peak learning rate {default('lr')}")
     add("--seed", type=non_negative_int, help=f"random seed for init, batches and dropout (default {SEED})")
     add("--sample-tokens", type=non_negative_int,
@@ -215,7 +222,8 @@ class Trainer:
         td.manual_seed(settings.seed)
         config = GPTConfig(vocab_size=self.dataset.tokenizer.vocab_size, block_size=settings.block_size,
                            n_layer=settings.n_layer, n_head=settings.n_head, n_embd=settings.n_embd,
-                           embd_pdrop=settings.dropout, attn_pdrop=settings.dropout, resid_pdrop=settings.dropout)
+                           embd_pdrop=settings.dropout, attn_pdrop=settings.dropout, resid_pdrop=settings.dropout,
+                           tie_weights=settings.tie_weights)
         self.model = GPT(config)
         self.optimizer = self.model.configure_optimizers(WEIGHT_DECAY, settings.lr, BETAS)
         self.batch_rng = np.random.default_rng([settings.seed, BATCH_STREAM])

@@ -69,6 +69,28 @@ def test_state_dict_has_nanogpts_names_with_tied_embeddings(bias):
     assert model.num_parameters() == sum(v.size for v in state.values()) - V * C
 
 
+def test_untied_head_is_the_tied_model_with_the_shared_gradient_split_in_two():
+    """Tying makes one parameter serve as input table and output layer, so its gradient is the sum
+    of the two uses. An untied model loaded with equal tables computes the same loss, and the
+    gradients of its two tables add up to the tied model's one."""
+    tied, untied = make_gpt(seed=1), make_gpt(seed=2, tie_weights=False)
+    assert untied.transformer.wte.weight is not untied.lm_head.weight
+    state = tied.state_dict()
+    assert list(untied.state_dict()) == list(state)
+    assert untied.num_parameters() == sum(v.size for v in state.values())
+    untied.load_state_dict(state)
+    idx = random_tokens((3, SIZES["block_size"]), seed=1)
+    targets = np.roll(idx, -1, axis=1)
+    _, tied_loss = tied(idx, targets)
+    _, untied_loss = untied(idx, targets)
+    assert untied_loss.item() == pytest.approx(tied_loss.item(), rel=1e-6)
+    tied_loss.backward()
+    untied_loss.backward()
+    np.testing.assert_allclose(untied.transformer.wte.weight.grad + untied.lm_head.weight.grad,
+                               tied.lm_head.weight.grad, rtol=1e-4, atol=1e-6)
+    assert np.abs(untied.transformer.wte.weight.grad).max() > 0 and np.abs(untied.lm_head.weight.grad).max() > 0
+
+
 @pytest.mark.parametrize("bias", [True, False])
 def test_state_dict_shapes_match_a_torch_nanogpt(bias):
     torch = pytest.importorskip("torch")

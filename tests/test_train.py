@@ -132,6 +132,8 @@ def test_checkpoint_round_trips(short_run):
     for name, value in model.state_dict().items():
         np.testing.assert_array_equal(np.asarray(value), saved["model"][name])
     assert saved["iter"] == 30 and tokenizer.vocab == saved["vocab"]
+    # the trainer's default: an output layer of its own, restored as such
+    assert saved["config"]["tie_weights"] is False and model.lm_head.weight is not model.transformer.wte.weight
     # Recompute the last val loss from the restored model on the same fixed evaluation batches.
     settings = train.Settings(**saved["settings"])
     dataset = train.TextDataset(train.load_text(settings.data), settings.block_size)
@@ -273,6 +275,8 @@ def test_corrupt_and_mismatched_checkpoints_are_refused(short_run, tmp_path, cap
 
     assert train.main(["--out-dir", str(out_dir), "--resume", "--n-layer", "2"]) == 2
     assert "--n-layer 2 (the checkpoint has 1)" in capsys.readouterr().err
+    assert train.main(["--out-dir", str(out_dir), "--resume", "--tie-weights"]) == 2
+    assert "--tie-weights True (the checkpoint has False)" in capsys.readouterr().err
     assert train.main(TINY_RUN + ["--out-dir", str(out_dir)]) == 2  # would overwrite a run
     assert "already holds" in capsys.readouterr().err
 
