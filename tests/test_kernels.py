@@ -230,13 +230,28 @@ def test_gelu_matches_torch(approximate, shape, dtype):
 
 
 def test_exp_float32_matches_float64_exp():
-    # Every exponent GELU can ask for: 0 down past the clamp at -87, plus exact powers of two.
-    arguments = np.concatenate([-np.geomspace(1e-6, 100.0, 20001), [0.0, -math.log(2.0), -87.0]])
+    # Every exponent GELU can ask for: 0 down past the float32 range, exact powers of two, NaN.
+    arguments = np.concatenate([-np.geomspace(1e-6, 200.0, 20001), [0.0, -math.log(2.0), -87.0, np.nan]])
     arguments = arguments.astype(np.float32)
     out = np.empty_like(arguments)
     exp_float32_into(arguments, out, np.empty(arguments.size, np.int32))
-    expected = np.exp(np.maximum(arguments.astype(np.float64), -87.0))
-    np.testing.assert_allclose(out, expected, rtol=4e-7, atol=0)
+    expected = np.exp(arguments.astype(np.float64))
+    normal = expected >= np.finfo(np.float32).tiny
+    np.testing.assert_allclose(out[normal], expected[normal], rtol=4e-7, atol=0)
+    # below the normal range: flushed to 0 (or a subnormal right at its edge), never garbage
+    assert (out[arguments < -88.0] == 0).all()
+    assert (out[~normal & ~np.isnan(arguments)] <= np.finfo(np.float32).tiny).all()
+    assert np.isnan(out[-1])
+
+
+def test_gelu_float32_keeps_nan_and_the_limits_at_infinity():
+    x = np.array([np.nan, -np.inf, np.inf, -200.0, 200.0], np.float32)
+    for implementation in both_implementations(gelu.gelu):
+        with np.errstate(invalid="ignore"):  # numpy warns about -inf * 0, as it should
+            y, dy_dx = implementation(x, False, True)
+        # as PyTorch: inf * Phi gives inf or NaN (-inf * 0), and gelu' at +-inf is NaN
+        np.testing.assert_array_equal(y, [np.nan, np.nan, np.inf, 0.0, 200.0])
+        np.testing.assert_array_equal(dy_dx, [np.nan, np.nan, np.nan, 0.0, 1.0])
 
 
 # ------------------------------------------------------------------------------- cross-entropy

@@ -84,7 +84,7 @@ def gelu_numba(x: np.ndarray, approximate: bool, with_derivative: bool) -> tuple
     return y.reshape(x.shape), dy_dx.reshape(x.shape) if with_derivative else None
 
 
-CHUNK = 4096  # elements per thread task; its five scratch arrays (80 KB) stay in L2
+CHUNK = 2048  # elements per thread task: its scratch arrays (40 KB) stay in the L1/L2 caches
 
 
 @njit(cache=True, inline="always")
@@ -95,30 +95,39 @@ def erfc_exponent_float32(t):
     return p
 
 
-@njit(cache=True, parallel=True)
+# error_model="numpy": a division by zero gives inf instead of raising, so the division needs no
+# per-element check and vectorizes. "contract" lets LLVM fuse each a * b + c into one FMA
+# instruction, which halves the latency of the polynomial chains (and rounds once, not twice).
+@njit(cache=True, parallel=True, error_model="numpy", fastmath={"contract"})
 def _gelu_exact_float32_kernel(x, y, dy_dx):
+    """Chunk by chunk, in loops that each write one array so that LLVM vectorizes them (see
+    exp_float32.py): t and P(t), the two exps, then gelu and gelu'."""
     with_derivative = dy_dx.size > 0
     for chunk in prange((x.size + CHUNK - 1) // CHUNK):
         start = chunk * CHUNK
         n = min(CHUNK, x.size - start)
+        xs, ys = x[start:start + n], y[start:start + n]
         t = np.empty(n, np.float32)
         gauss = np.empty(n, np.float32)  # exp(-x^2/2) = exp(-z^2), shared by Phi and phi
         tail = np.empty(n, np.float32)  # exp(P(t))
         scratch_bits = np.empty(n, np.int32)
         for i in range(n):
-            xi = x[start + i]
-            t[i] = np.float32(1.0) / (np.float32(1.0) + np.float32(0.5 * INV_SQRT_2) * abs(xi))
-            gauss[i] = np.float32(-0.5) * xi * xi
+            t[i] = np.float32(1.0) / (np.float32(1.0) + np.float32(0.5 * INV_SQRT_2) * abs(xs[i]))
+        for i in range(n):
             tail[i] = erfc_exponent_float32(t[i])
+        for i in range(n):
+            gauss[i] = np.float32(-0.5) * xs[i] * xs[i]
         exp_float32_into(gauss, gauss, scratch_bits)
         exp_float32_into(tail, tail, scratch_bits)
-        for i in range(n):
-            xi = x[start + i]
+        for i in range(n):  # t becomes Phi(x): half erfc below 0, reflected above
             half_erfc = np.float32(0.5) * t[i] * gauss[i] * tail[i]
-            cdf = np.float32(1.0) - half_erfc if xi > 0 else half_erfc
-            y[start + i] = xi * cdf
-            if with_derivative:
-                dy_dx[start + i] = cdf + xi * np.float32(INV_SQRT_2PI) * gauss[i]
+            t[i] = np.float32(1.0) - half_erfc if xs[i] > 0 else half_erfc
+        for i in range(n):
+            ys[i] = xs[i] * t[i]
+        if with_derivative:
+            derivative = dy_dx[start:start + n]
+            for i in range(n):
+                derivative[i] = t[i] + xs[i] * np.float32(INV_SQRT_2PI) * gauss[i]
 
 
 @njit(cache=True, inline="always")
