@@ -25,7 +25,7 @@ from tinygrad_drop.kernels import (
     softmax,
 )
 from tinygrad_drop.kernels.exp_float32 import exp_float32_into
-from tinygrad_drop.kernels.random_bits import random_bits
+from tinygrad_drop.kernels.random_bits import hash32, random_bits, random_bits_jit
 
 pytestmark = pytest.mark.kernels
 
@@ -331,21 +331,42 @@ def test_cross_entropy_with_every_row_ignored():
 # ------------------------------------------------------------------------------------- dropout
 
 
-def splitmix64_top24(key: int, index: int) -> int:
-    """SplitMix64 in plain Python integers, written from the published algorithm."""
-    mask = (1 << 64) - 1
-    z = (key + (index + 1) * 0x9E3779B97F4A7C15) & mask
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
-    return (z ^ (z >> 31)) >> 40
+def lowbias32(x: int) -> int:
+    """Wellons' lowbias32 in plain Python integers, written from the published algorithm."""
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & 0xFFFFFFFF
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & 0xFFFFFFFF
+    return x ^ (x >> 16)
 
 
-def test_random_bits_are_splitmix64():
-    # 0xE220A8397B1DCDAF is SplitMix64's first output from seed 0 (the published test vector).
-    assert splitmix64_top24(0, 0) == 0xE220A8397B1DCDAF >> 40
+def reference_bits(key: int, index: int) -> int:
+    """The documented construction: hash(hash(i + key_low) ^ key_high) >> 8."""
+    return lowbias32(lowbias32((index + key) & 0xFFFFFFFF) ^ (key >> 32)) >> 8
+
+
+def test_hash32_is_lowbias32_and_a_bijection():
+    # Undo each step: x ^= x >> 16 is its own inverse on 32 bits, x ^= x >> 15 is undone by
+    # x ^= (x >> 15) ^ (x >> 30), and an odd multiply by its inverse modulo 2**32.
+    def inverse(x):
+        x ^= x >> 16
+        x = (x * pow(0x846CA68B, -1, 2**32)) & 0xFFFFFFFF
+        x ^= (x >> 15) ^ (x >> 30)
+        x = (x * pow(0x7FEB352D, -1, 2**32)) & 0xFFFFFFFF
+        return x ^ (x >> 16)
+
+    x = np.random.default_rng(0).integers(0, 2**32, size=1000, dtype=np.uint64).astype(np.uint32)
+    hashed = hash32(x)
+    assert hashed.dtype == np.uint32
+    assert hashed.tolist() == [lowbias32(int(v)) for v in x]
+    assert [inverse(int(v)) for v in hashed] == x.tolist()
+
+
+def test_random_bits_follow_the_documented_construction():
     key = 0x0123456789ABCDEF
-    expected = [splitmix64_top24(key, i) for i in range(64)]
+    expected = [reference_bits(key, i) for i in range(64)]
     assert random_bits(np.uint64(key), np.arange(64, dtype=np.uint64)).tolist() == expected
+    assert [int(random_bits_jit(np.uint64(key), np.uint64(i))) for i in range(64)] == expected
 
 
 @pytest.mark.dropout
@@ -354,7 +375,7 @@ def test_random_bits_are_splitmix64():
 def test_dropout_mask_is_the_same_on_both_backends(n, p):
     key = np.uint64(12345)
     # Independent definition: element i is dropped iff its 24 bits are below p * 2**24.
-    expected = np.array([splitmix64_top24(int(key), i) >= round(p * 2**24) for i in range(n)])
+    expected = np.array([reference_bits(int(key), i) >= round(p * 2**24) for i in range(n)])
     for impl in both_implementations(dropout.dropout_mask):
         mask = impl(n, p, key)
         assert mask.dtype == np.bool_ and mask.shape == (n,)
