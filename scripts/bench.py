@@ -184,8 +184,10 @@ def first_step_and_memory(with_torch: bool) -> dict:
 
 
 # ---- profile ---------------------------------------------------------------------------------
-def profile_ops(backend: str, steps: int = 10) -> list[tuple[str, float, float, int]]:
-    """Time by op from cProfile: the cumulative time of each Function's forward and backward."""
+def profile_ops(backend: str, steps: int = 10) -> tuple[list[tuple[str, float, float, int]], dict]:
+    """Time by op from cProfile: the cumulative time of each Function's forward and backward; and
+    the optimizer step and the whole step, so that what lies outside the ops (the graph walk,
+    Python) shows as the remainder. cProfile's own overhead inflates every number somewhat."""
     import cProfile
     import pstats
     from tinygrad_drop.autograd.function import Function
@@ -198,11 +200,14 @@ def profile_ops(backend: str, steps: int = 10) -> list[tuple[str, float, float, 
             yield sub
             yield from subclasses(sub)
 
+    def code_key(function) -> tuple:
+        code = function.__code__
+        return code.co_filename, code.co_firstlineno, code.co_name
+
     where = {}
     for fn in subclasses(Function):
         for direction in ("forward", "backward"):
-            code = getattr(fn, direction).__code__
-            where[(code.co_filename, code.co_firstlineno, direction)] = fn.__name__
+            where[code_key(getattr(fn, direction))] = fn.__name__
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(steps):
@@ -216,7 +221,14 @@ def profile_ops(backend: str, steps: int = 10) -> list[tuple[str, float, float, 
             row = table.setdefault(op, [0.0, 0.0, 0])
             row[0 if name == "forward" else 1] += 1e3 * cumulative / steps
             row[2] += calls // steps if name == "forward" else 0
-    return sorted(((op, f, b, c) for op, (f, b, c) in table.items()), key=lambda r: -(r[1] + r[2]))
+    rows = sorted(((op, f, b, c) for op, (f, b, c) in table.items()), key=lambda r: -(r[1] + r[2]))
+
+    def cumulative_ms(function) -> float:
+        return 1e3 * stats[code_key(function)][3] / steps
+
+    totals = {"optimizer": cumulative_ms(type(step.optimizer).step), "step": cumulative_ms(OurStep.__call__)}
+    totals["other"] = totals["step"] - totals["optimizer"] - sum(f + b for _, f, b, _ in rows)
+    return rows, totals
 
 
 def memory_over_time(backend: str, steps: int) -> list[tuple[int, float]]:
@@ -251,10 +263,13 @@ def main() -> None:
           file=sys.stderr)
 
     if args.profile:
-        rows = profile_ops(args.backends.split(",")[0])
+        rows, totals = profile_ops(args.backends.split(",")[0])
         print(f"{'op':28s} {'fwd ms':>8s} {'bwd ms':>8s} {'calls':>6s}")
         for op, fwd, bwd, calls in rows:
             print(f"{op:28s} {fwd:8.2f} {bwd:8.2f} {calls:6d}")
+        print(f"{'optimizer step':28s} {totals['optimizer']:8.2f}")
+        print(f"{'other (graph walk, Python)':28s} {totals['other']:8.2f}")
+        print(f"{'whole step':28s} {totals['step']:8.2f}")
         return
     if args.stability:
         samples = memory_over_time(args.backends.split(",")[0], args.stability)
