@@ -20,10 +20,10 @@ network; the gap between them measures memorization. With the defaults (Python 3
 seed 1337) we measured, after 400 steps:
 
     dropout | train loss | val loss |  gap  | best val (iter)
-        0.0 |     0.7204 |   2.7193 | 1.999 |   2.5087 (200)    val rose from 2.51 while train fell
-        0.1 |     1.1299 |   2.5505 | 1.421 |   2.5139 (225)    best final val
-        0.3 |     1.6867 |   2.5906 | 0.904 |   2.5755 (225)
-        0.5 |     2.1712 |   2.7741 | 0.603 |   2.6688 (75)     underfits: train loss stays high
+        0.0 |     0.7997 |   2.7752 | 1.976 |   2.5081 (225)    val rose from 2.51 while train fell
+        0.1 |     1.2112 |   2.4107 | 1.199 |   2.3689 (300)    best val, final and early-stopped
+        0.3 |     1.7748 |   2.5576 | 0.783 |   2.5549 (375)
+        0.5 |     2.1782 |   2.6881 | 0.510 |   2.6563 (225)    underfits: train loss stays high
 
 The val split is only 500 characters, so its curve wobbles by a few hundredths from one
 evaluation to the next; read the trend, not single points.

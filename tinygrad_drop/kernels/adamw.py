@@ -16,8 +16,8 @@ The bias corrections undo the zero initialisation of m and v, which would otherw
 steps too small. param, grad, exp_avg and exp_avg_sq have one shape and dtype and must be
 C-contiguous: they are updated through flat views, so a copy would silently lose the update.
 The Numba kernel reads and writes each element once (one pass, everything in registers, float64
-arithmetic), threads taking contiguous slices; the numpy reference makes several passes in the
-arrays' dtype.
+arithmetic), threads taking contiguous slices of large arrays; the numpy reference makes several
+passes in the arrays' dtype.
 """
 from __future__ import annotations
 
@@ -69,18 +69,22 @@ def adamw_update_numba(
     step: int,
     decoupled: bool,
 ) -> None:
-    _adamw_kernel(
+    kernel = _adamw_kernel_parallel if param.size >= PARALLEL_MIN_SIZE else _adamw_kernel_serial
+    kernel(
         _flat_view(param),
         np.ascontiguousarray(grad, dtype=param.dtype).reshape(-1),
         _flat_view(exp_avg),
         _flat_view(exp_avg_sq),
-        float(lr),
-        float(beta1),
-        float(beta2),
-        float(eps),
-        float(weight_decay),
-        int(step),
-        bool(decoupled),
+        (
+            float(beta1),
+            float(beta2),
+            float(eps),
+            float(weight_decay),
+            bool(decoupled),
+            lr / (1.0 - beta1**step),  # the step size, lr / bias_correction1
+            math.sqrt(1.0 - beta2**step),  # sqrt(bias_correction2)
+            1.0 - lr * weight_decay,  # AdamW's decay factor
+        ),
     )
 
 
@@ -90,26 +94,39 @@ def _flat_view(array: np.ndarray) -> np.ndarray:
     return array.reshape(-1)
 
 
+@njit(cache=True, inline="always")
+def _adamw_update_element(i, param, grad, exp_avg, exp_avg_sq, hyperparameters):
+    beta1, beta2, eps, weight_decay, decoupled, step_size, sqrt_bias_correction2, decay = hyperparameters
+    p = float(param[i])
+    g = float(grad[i])
+    if decoupled:
+        p *= decay
+    else:
+        g += weight_decay * p
+    exp_avg[i] = beta1 * exp_avg[i] + (1.0 - beta1) * g
+    exp_avg_sq[i] = beta2 * exp_avg_sq[i] + (1.0 - beta2) * g * g
+    # The step uses the moments as stored (rounded to the dtype), as PyTorch and numpy do.
+    denom = math.sqrt(exp_avg_sq[i]) / sqrt_bias_correction2 + eps
+    param[i] = p - step_size * exp_avg[i] / denom
+
+
+# Waking the threads costs tens of microseconds, more than updating a bias or a LayerNorm gain
+# takes alone, so only arrays of at least this many elements are split among threads. On the
+# bench GPT's 52 updates (36 of them vectors of 128-512 elements) an optimizer step went from
+# 5.5 ms with every update threaded to 4.1 ms.
+PARALLEL_MIN_SIZE = 16_384
+
+
 @njit(cache=True, parallel=True)
-def _adamw_kernel(
-    param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay, step, decoupled
-):
-    bias_correction1 = 1.0 - beta1**step
-    sqrt_bias_correction2 = math.sqrt(1.0 - beta2**step)
-    step_size = lr / bias_correction1
-    decay = 1.0 - lr * weight_decay
+def _adamw_kernel_parallel(param, grad, exp_avg, exp_avg_sq, hyperparameters):
     for i in prange(param.size):
-        p = float(param[i])
-        g = float(grad[i])
-        if decoupled:
-            p *= decay
-        else:
-            g += weight_decay * p
-        exp_avg[i] = beta1 * exp_avg[i] + (1.0 - beta1) * g
-        exp_avg_sq[i] = beta2 * exp_avg_sq[i] + (1.0 - beta2) * g * g
-        # The step uses the moments as stored (rounded to the dtype), as PyTorch and numpy do.
-        denom = math.sqrt(exp_avg_sq[i]) / sqrt_bias_correction2 + eps
-        param[i] = p - step_size * exp_avg[i] / denom
+        _adamw_update_element(i, param, grad, exp_avg, exp_avg_sq, hyperparameters)
+
+
+@njit(cache=True)
+def _adamw_kernel_serial(param, grad, exp_avg, exp_avg_sq, hyperparameters):
+    for i in range(param.size):
+        _adamw_update_element(i, param, grad, exp_avg, exp_avg_sq, hyperparameters)
 
 
 adamw_update = Kernel("adamw_update", adamw_update_numpy, adamw_update_numba)

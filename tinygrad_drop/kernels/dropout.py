@@ -31,7 +31,7 @@ from .random_bits import drop_threshold, random_bits, random_bits_jit
 
 
 def dropout_mask_numpy(n: int, p: float, key: np.uint64) -> np.ndarray:
-    bits = random_bits(np.uint64(key), np.arange(n, dtype=np.uint64))
+    bits = random_bits(np.uint64(key), np.arange(n, dtype=np.uint32))
     return bits >= drop_threshold(p)
 
 
@@ -51,9 +51,8 @@ def _dropout_mask_kernel(n, threshold, key):
 def dropout_apply_numpy(x: np.ndarray, p: float, key: np.uint64, scale: float) -> np.ndarray:
     # BEGIN SOLUTION dropout: keep what dropout_mask_numpy keeps, scaled; zero the rest
     kept = dropout_mask_numpy(x.size, p, key).reshape(x.shape)
-    y = np.zeros_like(x)
-    y[kept] = x[kept] * x.dtype.type(scale)
-    return y
+    # x * scale where kept, 0 elsewhere (never computed there: a dropped inf stays an exact 0)
+    return np.multiply(x, x.dtype.type(scale), out=np.zeros_like(x), where=kept)
     # END SOLUTION
 
 
