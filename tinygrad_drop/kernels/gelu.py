@@ -80,7 +80,7 @@ def gelu_numba(x: np.ndarray, approximate: bool, with_derivative: bool) -> tuple
     if flat.dtype == np.float32 and not approximate:
         _gelu_exact_float32_kernel(flat, y, dy_dx)
     else:
-        _gelu_scalar_kernel(flat, y, dy_dx, bool(approximate), flat.dtype == np.float64)
+        _gelu_scalar_kernel(flat, y, dy_dx, bool(approximate))
     return y.reshape(x.shape), dy_dx.reshape(x.shape) if with_derivative else None
 
 
@@ -89,6 +89,7 @@ CHUNK = 2048  # elements per thread task: its scratch arrays (40 KB) stay in the
 
 @njit(cache=True, inline="always")
 def erfc_exponent_float32(t):
+    """P(t) by Horner's rule, in float32 arithmetic (float64 constants would promote it)."""
     p = np.float32(0.0)
     for coefficient in ERFC_EXPONENT_COEFFICIENTS_FLOAT32[::-1]:
         p = p * t + coefficient
@@ -130,22 +131,9 @@ def _gelu_exact_float32_kernel(x, y, dy_dx):
                 derivative[i] = t[i] + xs[i] * np.float32(INV_SQRT_2PI) * gauss[i]
 
 
-@njit(cache=True, inline="always")
-def normal_cdf(x, exact):
-    if exact:
-        return 0.5 * (1.0 + math.erf(x * INV_SQRT_2))
-    z = abs(x) * INV_SQRT_2
-    t = 1.0 / (1.0 + 0.5 * z)
-    erfc_exponent = 0.0
-    for coefficient in ERFC_EXPONENT_COEFFICIENTS[::-1]:
-        erfc_exponent = erfc_exponent * t + coefficient
-    half_erfc = 0.5 * t * math.exp(-z * z + erfc_exponent)
-    return 1.0 - half_erfc if x > 0 else half_erfc
-
-
 @njit(cache=True, parallel=True)
-def _gelu_scalar_kernel(x, y, dy_dx, approximate, exact_cdf):
-    """Float64 (exact erf), the tanh flavour, and other float dtypes: one libm call per element."""
+def _gelu_scalar_kernel(x, y, dy_dx, approximate):
+    """The tanh flavour, and exact GELU in float64 (gradchecks): one libm call per element."""
     with_derivative = dy_dx.size > 0
     if approximate:
         for i in prange(x.size):
@@ -158,7 +146,7 @@ def _gelu_scalar_kernel(x, y, dy_dx, approximate, exact_cdf):
     else:
         for i in prange(x.size):
             xi = float(x[i])
-            cdf = normal_cdf(xi, exact_cdf)
+            cdf = 0.5 * (1.0 + math.erf(xi * INV_SQRT_2))
             y[i] = xi * cdf
             if with_derivative:
                 dy_dx[i] = cdf + xi * INV_SQRT_2PI * math.exp(-0.5 * xi * xi)
