@@ -20,7 +20,7 @@ erfc(z) = t exp(-z^2 + P(t)), t = 1/(1 + z/2) for z >= 0, with *relative* error 
 everywhere, so the lower tail keeps its digits. With z = |x|/sqrt 2, exp(-z^2) = exp(-x^2/2) is
 also phi's exp, so value and derivative cost two exps, which the Numba kernel computes with the
 vectorizable exp of exp_float32.py. Float64 inputs (the gradchecks) keep the exact erf. The numpy
-reference computes everything in float64 and returns the input's dtype.
+reference computes in the input's dtype too.
 """
 from __future__ import annotations
 
@@ -46,30 +46,38 @@ ERFC_EXPONENT_COEFFICIENTS_FLOAT32 = tuple(np.float32(c) for c in ERFC_EXPONENT_
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
+def erfc_exponent_numpy(t: np.ndarray) -> np.ndarray:
+    """P(t) by Horner's rule, updated in place: each step would otherwise allocate a new array."""
+    p = np.full_like(t, ERFC_EXPONENT_COEFFICIENTS[-1])
+    for coefficient in ERFC_EXPONENT_COEFFICIENTS[-2::-1]:
+        p *= t
+        p += coefficient
+    return p
+
+
 def normal_cdf_numpy(x: np.ndarray, exact: bool) -> np.ndarray:
     """Phi(x) = erfc(-x/sqrt 2)/2, from erfc(|x|/sqrt 2) reflected for x > 0 (erfc(-z) = 2 - erfc(z))."""
     if exact:
         return 0.5 * (1.0 + _erf(x * INV_SQRT_2))
     z = np.abs(x) * INV_SQRT_2
     t = 1.0 / (1.0 + 0.5 * z)
-    erfc_exponent = np.polynomial.polynomial.polyval(t, ERFC_EXPONENT_COEFFICIENTS)
-    half_erfc = 0.5 * t * np.exp(-z * z + erfc_exponent)
+    half_erfc = 0.5 * t * np.exp(-z * z + erfc_exponent_numpy(t))
     return np.where(x > 0, 1.0 - half_erfc, half_erfc)
 
 
 def gelu_numpy(x: np.ndarray, approximate: bool, with_derivative: bool) -> tuple:
-    """(gelu(x), gelu'(x) or None), in x's dtype."""
-    x64 = x.astype(np.float64)
+    """(gelu(x), gelu'(x) or None), computed in x's dtype (Python floats do not promote numpy
+    arrays): float64 with the exact erf, float32 with the erfc fit, as the Numba kernels."""
     if approximate:
-        t = np.tanh(SQRT_2_OVER_PI * (x64 + TANH_CUBIC * x64**3))
-        y = 0.5 * x64 * (1.0 + t)
-        du_dx = SQRT_2_OVER_PI * (1.0 + 3.0 * TANH_CUBIC * x64**2)
-        dy_dx = 0.5 * (1.0 + t) + 0.5 * x64 * (1.0 - t * t) * du_dx
+        t = np.tanh(SQRT_2_OVER_PI * (x + TANH_CUBIC * x**3))
+        y = 0.5 * x * (1.0 + t)
+        du_dx = SQRT_2_OVER_PI * (1.0 + 3.0 * TANH_CUBIC * x**2)
+        dy_dx = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du_dx
     else:
-        cdf = normal_cdf_numpy(x64, exact=x.dtype == np.float64)
-        y = x64 * cdf
-        dy_dx = cdf + x64 * INV_SQRT_2PI * np.exp(-0.5 * x64 * x64)
-    return y.astype(x.dtype), dy_dx.astype(x.dtype) if with_derivative else None
+        cdf = normal_cdf_numpy(x, exact=x.dtype == np.float64)
+        y = x * cdf
+        dy_dx = cdf + x * INV_SQRT_2PI * np.exp(-0.5 * x * x)
+    return y, dy_dx if with_derivative else None
 
 
 def gelu_numba(x: np.ndarray, approximate: bool, with_derivative: bool) -> tuple:
