@@ -20,7 +20,8 @@ Backward, given probs, g = dL/d(dropped) and the same p and key:
     dscores = scale * dz                                            (a bias gradient would be dz)
 
 Masked positions have probs = 0, so they get 0 gradient without any special case. The Numba
-kernels run (b, i) rows in parallel; accumulators are float64, outputs have the scores' dtype.
+kernels run (b, i) rows in parallel; scores are scaled and exponentiated in their own dtype, sums
+accumulate in float64, outputs have the scores' dtype.
 """
 from __future__ import annotations
 
