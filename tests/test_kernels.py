@@ -542,8 +542,8 @@ def test_attention_backends_agree(has_bias, causal, p, shape, dtype):
     assert_close(dropped_nb, dropped, dtype)
     assert np.array_equal(dropped_nb == 0, dropped == 0)
     assert_close(
-        attention.attention_probs_backward.numba_impl(probs, grad, p, key, scale),
-        attention.attention_probs_backward.numpy_impl(probs, grad, p, key, scale),
+        attention.attention_probs_backward.numba_impl(probs, dropped, grad, scale),
+        attention.attention_probs_backward.numpy_impl(probs, dropped, grad, scale),
         dtype,
     )
 
@@ -571,9 +571,9 @@ def test_attention_matches_torch(has_bias, causal, p, shape, dtype):
         assert_close(dropped, dropped_t, dtype)
         if p == 0.0:
             assert dropped is probs
-        # The backward regenerates the forward's mask from the key: gradients match autograd
-        # through the very mask the forward applied.
-        assert_close(backward_impl(probs, grad, p, key, scale), scores_t.grad, dtype)
+        # Backward reads the mask out of (probs, dropped): gradients match autograd through the
+        # very mask the forward applied.
+        assert_close(backward_impl(probs, dropped, grad, scale), scores_t.grad, dtype)
 
 
 @pytest.mark.attention
@@ -588,7 +588,20 @@ def test_attention_with_every_weight_dropped(dtype):
     ):
         probs, dropped = forward_impl(scores, bias, False, True, 1.0, 1.0, key)
         assert np.array_equal(dropped, np.zeros_like(scores))
-        assert np.array_equal(backward_impl(probs, grad, 1.0, key, 1.0), np.zeros_like(scores))
+        assert np.array_equal(backward_impl(probs, dropped, grad, 1.0), np.zeros_like(scores))
+
+
+@pytest.mark.attention
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_attention_nan_score_poisons_its_row(dtype):
+    # Softmax mixes a row: a NaN score must make every probability of its row NaN (and only that
+    # row), on both backends, never a row that looks valid.
+    scores, bias, _ = attention_inputs((2, 4, 6), dtype, has_bias=False, seed=18)
+    scores[1, 2, 0] = np.nan
+    for forward_impl in both_implementations(attention.attention_probs_forward):
+        probs, _ = forward_impl(scores, bias, False, False, 1.0, 0.0, np.uint64(1))
+        assert np.isnan(probs[1, 2]).all()
+        assert not np.isnan(np.delete(probs.reshape(-1, 6), 1 * 4 + 2, axis=0)).any()
 
 
 # --------------------------------------------------------------------------------------- adamw

@@ -4,10 +4,11 @@ attention weights (after softmax), as torch.nn.functional.scaled_dot_product_att
 The two matrix products go to BLAS; everything between them (scale, mask, causal mask, softmax,
 dropout) is one fused kernel each way (kernels/attention.py). With P = softmax(S), D = dropout(P):
     forward:  S = scale Q K^T,  out = D V
-    backward: dD = dOut V^T,  dV = D^T dOut,  dZ = P * (dP - rowsum(dP * P)) with
-              dP = dD * keep / (1-p),  dQ = scale dZ K,  dK = scale dZ^T Q,
+    backward: dD = dOut V^T,  dV = D^T dOut,  dZ = dD * D - P * rowsum(dD * D),
+              dQ = scale dZ K,  dK = scale dZ^T Q,
               and a float attn_mask, added to the scores after scaling, gets dZ itself
-Only P is saved; D and the keep mask are redrawn from the dropout key in backward.
+dZ is softmax's backward, P * (dP - rowsum(P * dP)), with dP = dD * keep / (1-p) the gradient
+through dropout: P * dP = dD * D, so backward needs P and D and never redraws the mask.
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..kernels.attention import attention_probs_backward, attention_probs_forward
-from ..kernels.dropout import dropout_apply
 from .broadcast import unbroadcast
 from .dtypes import require_float
 
@@ -32,6 +32,20 @@ def additive_mask(attn_mask, lead: tuple, T: int, S: int, dtype) -> np.ndarray:
     return np.ascontiguousarray(full).reshape(-1, T, S)
 
 
+def rows_contiguous(array: np.ndarray) -> np.ndarray:
+    """The array itself if its matrices' rows are contiguous (BLAS reads such a matrix, or its
+    transpose, in place: q from a (B, T, heads, E) projection viewed as (B, heads, T, E) is one),
+    else a C-contiguous copy (numpy's matmul falls back to a slow loop without BLAS)."""
+    return array if array.ndim and array.strides[-1] == array.itemsize else np.ascontiguousarray(array)
+
+
+def empty_like_layout(array: np.ndarray, shape: tuple | None = None) -> np.ndarray:
+    """An output with `array`'s memory layout (numpy's order "K"): for heads viewed out of a
+    (B, T, heads, E) array, a (B, heads, T, E) view of a new (B, T, heads, E) array, which
+    turns back into (B, T, heads * E) without a copy."""
+    return np.empty_like(array, shape=shape)
+
+
 class ScaledDotProductAttention(Function):
     @staticmethod
     def forward(ctx, q, k, v, attn_mask, is_causal, scale, dropout_p, key):
@@ -44,34 +58,34 @@ class ScaledDotProductAttention(Function):
         for array in (q, k, v):
             require_float("scaled_dot_product_attention", array)
         lead, (T, E), S = q.shape[:-2], q.shape[-2:], k.shape[-2]
-        q3, k3, v3 = q.reshape(-1, T, E), k.reshape(-1, S, E), v.reshape(-1, S, v.shape[-1])
+        q, k, v = (rows_contiguous(array) for array in (q, k, v))
         scale = 1.0 / np.sqrt(E) if scale is None else float(scale)
         has_mask = attn_mask is not None
         bias = additive_mask(attn_mask, lead, T, S, q.dtype) if has_mask else np.zeros((1, 1, 1), q.dtype)
-        scores = q3 @ k3.transpose(0, 2, 1)
+        scores = np.matmul(q, k.swapaxes(-1, -2)).reshape(-1, T, S)
         probs, dropped = attention_probs_forward(scores, bias, has_mask, bool(is_causal), scale, dropout_p, key)
-        ctx.save_for_backward(q3, k3, v3, probs)
-        ctx.shapes, ctx.scale, ctx.p, ctx.key = (q.shape, k.shape, v.shape), scale, dropout_p, key
+        ctx.save_for_backward(q, k, v, probs, dropped)
+        ctx.scale = scale
         ctx.mask_shape = attn_mask.shape if has_mask else None
-        return (dropped @ v3).reshape(lead + (T, v.shape[-1]))
+        return np.matmul(dropped.reshape(lead + (T, S)), v, out=empty_like_layout(q, lead + (T, v.shape[-1])))
 
     @staticmethod
     def backward(ctx, grad):
-        # BEGIN SOLUTION attention: follow the backward formulas in the module docstring, redrawing dropout's mask
-        q3, k3, v3, probs = ctx.saved_tensors
-        q_shape, k_shape, v_shape = ctx.shapes
-        p = ctx.p
-        dropped = probs if p == 0 else dropout_apply(probs, p, ctx.key, 0.0 if p == 1 else 1.0 / (1.0 - p))
-        grad3 = grad.reshape(v3.shape[0], q3.shape[1], v3.shape[2])
-        grad_dropped = grad3 @ v3.transpose(0, 2, 1)
-        grad_v = dropped.transpose(0, 2, 1) @ grad3
+        # BEGIN SOLUTION attention: follow the backward formulas in the module docstring (dZ from P and D)
+        q, k, v, probs, dropped = ctx.saved_tensors
+        weights = dropped.reshape(q.shape[:-1] + (k.shape[-2],))  # D, with q's leading axes
+        grad = rows_contiguous(grad)
+        grad_dropped = np.matmul(grad, v.swapaxes(-1, -2))
+        grad_v = np.matmul(weights.swapaxes(-1, -2), grad, out=empty_like_layout(v))
         # dZ, the gradient of the scaled and masked scores; the scale goes on the smaller dQ and dK
-        grad_z = attention_probs_backward(probs, grad_dropped, p, ctx.key, 1.0)
-        grad_q = ctx.scale * (grad_z @ k3)
-        grad_k = ctx.scale * (grad_z.transpose(0, 2, 1) @ q3)
+        grad_z = attention_probs_backward(probs, dropped, grad_dropped.reshape(probs.shape), 1.0)
+        grad_z = grad_z.reshape(weights.shape)
+        grad_q = np.matmul(grad_z, k, out=empty_like_layout(q))
+        grad_q *= ctx.scale
+        grad_k = np.matmul(grad_z.swapaxes(-1, -2), q, out=empty_like_layout(k))
+        grad_k *= ctx.scale
         grad_mask = None
         if ctx.needs_input_grad[3]:
-            grad_mask = unbroadcast(grad_z.reshape(q_shape[:-1] + (k_shape[-2],)), ctx.mask_shape)
-        return (grad_q.reshape(q_shape), grad_k.reshape(k_shape), grad_v.reshape(v_shape),
-                grad_mask, None, None, None, None)
+            grad_mask = unbroadcast(grad_z, ctx.mask_shape)
+        return grad_q, grad_k, grad_v, grad_mask, None, None, None, None
         # END SOLUTION
