@@ -227,6 +227,19 @@ def test_gelu_matches_torch(approximate, shape, dtype):
         assert_close(dy_dx, x_t.grad, dtype)
 
 
+def test_gelu_float32_lower_tail_keeps_relative_accuracy():
+    # Down to x = -13, where Phi(x) is 6e-39, gelu(x) = x Phi(x) keeps its leading digits: an
+    # absolute-error approximation of erf would be off by orders of magnitude out there. The
+    # bound is the float32 rounding of the exponent -x^2/2 (2^-24 * 84.5 at x = -13), not the fit.
+    x = np.linspace(-13.0, 6.0, 20001).astype(np.float32)
+    x = x[x != 0]
+    x64 = x.astype(np.float64)
+    expected = x64 * 0.5 * np.array([math.erfc(-value / math.sqrt(2.0)) for value in x64])
+    for implementation in both_implementations(gelu.gelu):
+        y, _ = implementation(x, False, False)
+        np.testing.assert_allclose(y, expected, rtol=3e-5, atol=0)
+
+
 def test_exp_float32_matches_float64_exp():
     # Every exponent GELU can ask for: 0 down past the float32 range, exact powers of two, NaN.
     arguments = np.concatenate([-np.geomspace(1e-6, 200.0, 20001), [0.0, -math.log(2.0), -87.0, np.nan]])
