@@ -133,18 +133,22 @@ def _attention_probs_forward_kernel(
                 block[j] = math.exp(block[j])
         # Pass 2: normalize each row by its sum (accumulated in float64), then drop out.
         for i in range(n_queries):
+            n_visible = min(i + 1, n_keys) if causal else n_keys
             total = 0.0
-            for j in range(n_keys):
+            for j in range(n_visible):
                 total += probs[b, i, j]
             inv_total = probs.dtype.type(0.0 if total == 0.0 else 1.0 / total)  # a NaN total: a NaN row
-            for j in range(n_keys):
+            for j in range(n_visible):
                 probs[b, i, j] *= inv_total
             if threshold > 0:
                 # Rounded probs times keep_scale, both in the dtype: the same product numpy forms.
+                # Masked keys have probability 0 whatever their mask bit: no bits drawn for them.
                 first = np.uint64((b * n_queries + i) * n_keys)
-                for j in range(n_keys):
+                for j in range(n_visible):
                     kept = random_bits_jit(key, first + np.uint64(j)) >= threshold
                     dropped[b, i, j] = probs[b, i, j] * keep_scale if kept else 0.0
+                for j in range(n_visible, n_keys):
+                    dropped[b, i, j] = 0.0
 
 
 def attention_probs_backward_numpy(
