@@ -545,18 +545,19 @@ ATTENTION_CASES = [
 def test_attention_backends_agree(has_bias, causal, p, shape, dtype):
     scores, bias, grad = attention_inputs(shape, dtype, has_bias, seed=14)
     key, scale = np.uint64(31), 0.7
+    # Both kernels work in place (probs over the scores, dscores over the gradient): copies.
     probs, dropped = attention.attention_probs_forward.numpy_impl(
-        scores, bias, has_bias, causal, scale, p, key
+        scores.copy(), bias, has_bias, causal, scale, p, key
     )
     probs_nb, dropped_nb = attention.attention_probs_forward.numba_impl(
-        scores, bias, has_bias, causal, scale, p, key
+        scores.copy(), bias, has_bias, causal, scale, p, key
     )
     assert_close(probs_nb, probs, dtype)
     assert_close(dropped_nb, dropped, dtype)
     assert np.array_equal(dropped_nb == 0, dropped == 0)
     assert_close(
-        attention.attention_probs_backward.numba_impl(probs, dropped, grad, scale),
-        attention.attention_probs_backward.numpy_impl(probs, dropped, grad, scale),
+        attention.attention_probs_backward.numba_impl(probs, dropped, grad.copy(), scale),
+        attention.attention_probs_backward.numpy_impl(probs, dropped, grad.copy(), scale),
         dtype,
     )
 
@@ -578,7 +579,7 @@ def test_attention_matches_torch(has_bias, causal, p, shape, dtype):
         both_implementations(attention.attention_probs_forward),
         both_implementations(attention.attention_probs_backward),
     ):
-        probs, dropped = forward_impl(scores, bias, has_bias, causal, scale, p, key)
+        probs, dropped = forward_impl(scores.copy(), bias, has_bias, causal, scale, p, key)
         assert not np.isnan(probs).any()
         assert_close(probs, probs_t, dtype)
         assert_close(dropped, dropped_t, dtype)
@@ -586,7 +587,7 @@ def test_attention_matches_torch(has_bias, causal, p, shape, dtype):
             assert dropped is probs
         # Backward reads the mask out of (probs, dropped): gradients match autograd through the
         # very mask the forward applied.
-        assert_close(backward_impl(probs, dropped, grad, scale), scores_t.grad, dtype)
+        assert_close(backward_impl(probs, dropped, grad.copy(), scale), scores_t.grad, dtype)
 
 
 @pytest.mark.attention
@@ -599,9 +600,9 @@ def test_attention_with_every_weight_dropped(dtype):
         both_implementations(attention.attention_probs_forward),
         both_implementations(attention.attention_probs_backward),
     ):
-        probs, dropped = forward_impl(scores, bias, False, True, 1.0, 1.0, key)
+        probs, dropped = forward_impl(scores.copy(), bias, False, True, 1.0, 1.0, key)
         assert np.array_equal(dropped, np.zeros_like(scores))
-        assert np.array_equal(backward_impl(probs, dropped, grad, 1.0), np.zeros_like(scores))
+        assert np.array_equal(backward_impl(probs, dropped, grad.copy(), 1.0), np.zeros_like(scores))
 
 
 @pytest.mark.attention
@@ -612,9 +613,24 @@ def test_attention_nan_score_poisons_its_row(dtype):
     scores, bias, _ = attention_inputs((2, 4, 6), dtype, has_bias=False, seed=18)
     scores[1, 2, 0] = np.nan
     for forward_impl in both_implementations(attention.attention_probs_forward):
-        probs, _ = forward_impl(scores, bias, False, False, 1.0, 0.0, np.uint64(1))
+        probs, _ = forward_impl(scores.copy(), bias, False, False, 1.0, 0.0, np.uint64(1))
         assert np.isnan(probs[1, 2]).all()
         assert not np.isnan(np.delete(probs.reshape(-1, 6), 1 * 4 + 2, axis=0)).any()
+
+
+@pytest.mark.attention
+def test_attention_kernels_work_in_place():
+    # The op hands the kernels arrays it needs no more; the kernels reuse their memory rather than
+    # page in new arrays: probs is the scores array, dscores the gradient array.
+    scores, bias, grad = attention_inputs((3, 5, 5), np.float32, has_bias=False, seed=19)
+    for forward_impl, backward_impl in zip(
+        both_implementations(attention.attention_probs_forward),
+        both_implementations(attention.attention_probs_backward),
+    ):
+        scores_in, grad_in = scores.copy(), grad.copy()
+        probs, dropped = forward_impl(scores_in, bias, False, True, 0.5, 0.25, np.uint64(2))
+        assert probs is scores_in and dropped is not probs
+        assert backward_impl(probs, dropped, grad_in, 0.5) is grad_in
 
 
 # --------------------------------------------------------------------------------------- adamw
