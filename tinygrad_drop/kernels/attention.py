@@ -171,7 +171,8 @@ def attention_probs_backward_numba(
 ) -> np.ndarray:
     probs = np.ascontiguousarray(probs)
     dscores = np.ascontiguousarray(grad_dropped, dtype=probs.dtype)  # itself, unless copied
-    _attention_probs_backward_kernel(probs, np.ascontiguousarray(dropped, dtype=probs.dtype), dscores, float(scale))
+    dropped = np.ascontiguousarray(dropped, dtype=probs.dtype)
+    _attention_probs_backward_kernel(probs, dropped, dscores, float(scale))
     return dscores
 
 

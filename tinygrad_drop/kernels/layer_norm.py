@@ -33,10 +33,11 @@ from numba import njit
 from . import Kernel
 
 # Both kernels run on one thread: at a GPT's sizes (768 rows of 128) a call takes a fraction of a
-# millisecond, and waking threads cost more than they saved (measured, forward / backward: 0.16 /
-# 0.28 ms on one thread, 0.31 / 0.44 ms on two, before the float32 arithmetic: now 0.10 / 0.15). "reassoc" lets LLVM split each row sum into SIMD
-# lanes (a different summation order, so the last bits differ from a sequential loop); "contract"
-# fuses multiply-adds; error_model="numpy" drops the division-by-zero checks.
+# millisecond, and waking threads cost more than they saved (measured with float64 arithmetic,
+# forward / backward: 0.16 / 0.28 ms on one thread, 0.31 / 0.44 ms on two; in the dtype's
+# arithmetic now 0.10 / 0.16 on one). "reassoc" lets LLVM split each row sum into SIMD lanes (a
+# different summation order, so the last bits differ from a sequential loop); "contract" fuses
+# multiply-adds; error_model="numpy" drops the division-by-zero checks.
 FAST_ROWS = dict(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
 # Backward without "contract": fused into grad * weight - mean(gw), the product would skip the
 # rounding its copy inside mean(gw) had, and a constant row's dx, exactly 0, would become
