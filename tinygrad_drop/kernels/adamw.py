@@ -15,9 +15,9 @@ t = step counting from 1:
 The bias corrections undo the zero initialisation of m and v, which would otherwise make early
 steps too small. param, grad, exp_avg and exp_avg_sq have one shape and dtype and must be
 C-contiguous: they are updated through flat views, so a copy would silently lose the update.
-The Numba kernel reads and writes each element once (one pass, everything in registers),
-threads taking contiguous slices of large arrays; the numpy reference makes several passes. Both
-compute in the arrays' dtype, as PyTorch does.
+The Numba kernel reads and writes each element once (one pass, everything in registers, float64
+arithmetic), threads taking contiguous slices of large arrays; the numpy reference makes several
+passes in the arrays' dtype.
 """
 from __future__ import annotations
 
@@ -75,20 +75,16 @@ def adamw_update_numba(
         np.ascontiguousarray(grad, dtype=param.dtype).reshape(-1),
         _flat_view(exp_avg),
         _flat_view(exp_avg_sq),
-        # In the parameters' dtype, so a float32 model updates in float32 arithmetic, as PyTorch
-        # does (the update is memory-bound: this gained only ~5% over float64 arithmetic).
-        tuple(param.dtype.type(value) for value in (
-            beta1,
-            1.0 - beta1,
-            beta2,
-            1.0 - beta2,
-            eps,
-            weight_decay,
+        (
+            float(beta1),
+            float(beta2),
+            float(eps),
+            float(weight_decay),
+            bool(decoupled),
             lr / (1.0 - beta1**step),  # the step size, lr / bias_correction1
             math.sqrt(1.0 - beta2**step),  # sqrt(bias_correction2)
             1.0 - lr * weight_decay,  # AdamW's decay factor
-        )),
-        bool(decoupled),
+        ),
     )
 
 
@@ -99,19 +95,18 @@ def _flat_view(array: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, inline="always")
-def _adamw_update_element(i, param, grad, exp_avg, exp_avg_sq, hyperparameters, decoupled):
-    beta1, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay, step_size, sqrt_bias_correction2, \
-        decay = hyperparameters
-    p = param[i]
-    g = grad[i]
+def _adamw_update_element(i, param, grad, exp_avg, exp_avg_sq, hyperparameters):
+    beta1, beta2, eps, weight_decay, decoupled, step_size, sqrt_bias_correction2, decay = hyperparameters
+    p = float(param[i])
+    g = float(grad[i])
     if decoupled:
         p *= decay
     else:
         g += weight_decay * p
-    exp_avg[i] = beta1 * exp_avg[i] + one_minus_beta1 * g
-    exp_avg_sq[i] = beta2 * exp_avg_sq[i] + one_minus_beta2 * g * g
+    exp_avg[i] = beta1 * exp_avg[i] + (1.0 - beta1) * g
+    exp_avg_sq[i] = beta2 * exp_avg_sq[i] + (1.0 - beta2) * g * g
     # The step uses the moments as stored (rounded to the dtype), as PyTorch and numpy do.
-    denom = np.sqrt(exp_avg_sq[i]) / sqrt_bias_correction2 + eps
+    denom = math.sqrt(exp_avg_sq[i]) / sqrt_bias_correction2 + eps
     param[i] = p - step_size * exp_avg[i] / denom
 
 
@@ -123,15 +118,15 @@ PARALLEL_MIN_SIZE = 16_384
 
 
 @njit(cache=True, parallel=True)
-def _adamw_kernel_parallel(param, grad, exp_avg, exp_avg_sq, hyperparameters, decoupled):
+def _adamw_kernel_parallel(param, grad, exp_avg, exp_avg_sq, hyperparameters):
     for i in prange(param.size):
-        _adamw_update_element(i, param, grad, exp_avg, exp_avg_sq, hyperparameters, decoupled)
+        _adamw_update_element(i, param, grad, exp_avg, exp_avg_sq, hyperparameters)
 
 
 @njit(cache=True)
-def _adamw_kernel_serial(param, grad, exp_avg, exp_avg_sq, hyperparameters, decoupled):
+def _adamw_kernel_serial(param, grad, exp_avg, exp_avg_sq, hyperparameters):
     for i in range(param.size):
-        _adamw_update_element(i, param, grad, exp_avg, exp_avg_sq, hyperparameters, decoupled)
+        _adamw_update_element(i, param, grad, exp_avg, exp_avg_sq, hyperparameters)
 
 
 adamw_update = Kernel("adamw_update", adamw_update_numpy, adamw_update_numba)
