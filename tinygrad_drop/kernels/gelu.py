@@ -43,18 +43,18 @@ TANH_CUBIC = 0.044715
 
 # Q(t), lowest power first: a least-squares fit, weighted for relative error, of the Chebyshev
 # series of degree 10 to exp(z^2) erfc(z) / t on t in [0, 1] (z = 2/t - 2), in the power basis.
-ERFCX_COEFFICIENTS = (0.282094802, 0.282093057, 0.246902774, 0.175106975, 0.0947491869, -0.0638927342,
-                      0.142717393, -0.469811309, 0.506398145, -0.240780408, 0.0444221324)
-ERFCX_COEFFICIENTS_FLOAT32 = tuple(np.float32(c) for c in ERFCX_COEFFICIENTS)
+ERFC_FACTOR_COEFFICIENTS = (0.282094802, 0.282093057, 0.246902774, 0.175106975, 0.0947491869, -0.0638927342,
+                            0.142717393, -0.469811309, 0.506398145, -0.240780408, 0.0444221324)
+ERFC_FACTOR_COEFFICIENTS_FLOAT32 = tuple(np.float32(c) for c in ERFC_FACTOR_COEFFICIENTS)
 
 # numpy has no erf; math.erf per element is slow but exact, which float64 (gradchecks) wants
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
-def erfcx_numpy(t: np.ndarray) -> np.ndarray:
+def erfc_factor_numpy(t: np.ndarray) -> np.ndarray:
     """Q(t) by Horner's rule, updated in place: each step would otherwise allocate a new array."""
-    q = np.full_like(t, ERFCX_COEFFICIENTS[-1])
-    for coefficient in ERFCX_COEFFICIENTS[-2::-1]:
+    q = np.full_like(t, ERFC_FACTOR_COEFFICIENTS[-1])
+    for coefficient in ERFC_FACTOR_COEFFICIENTS[-2::-1]:
         q *= t
         q += coefficient
     return q
@@ -66,7 +66,7 @@ def normal_cdf_numpy(x: np.ndarray, exact: bool) -> np.ndarray:
         return 0.5 * (1.0 + _erf(x * INV_SQRT_2))
     z = np.abs(x) * INV_SQRT_2
     t = 1.0 / (1.0 + 0.5 * z)
-    half_erfc = 0.5 * t * np.exp(-z * z) * erfcx_numpy(t)
+    half_erfc = 0.5 * t * np.exp(-z * z) * erfc_factor_numpy(t)
     return np.where(x > 0, 1.0 - half_erfc, half_erfc)
 
 
@@ -101,10 +101,10 @@ CHUNK = 2048  # elements per thread task: its three scratch arrays (24 KB) stay 
 
 
 @njit(cache=True, inline="always")
-def erfcx_float32(t):
+def erfc_factor_float32(t):
     """Q(t) by Horner's rule, in float32 arithmetic (float64 constants would promote it)."""
     q = np.float32(0.0)
-    for coefficient in ERFCX_COEFFICIENTS_FLOAT32[::-1]:
+    for coefficient in ERFC_FACTOR_COEFFICIENTS_FLOAT32[::-1]:
         q = q * t + coefficient
     return q
 
@@ -130,7 +130,7 @@ def _gelu_exact_float32_kernel(x, y, dy_dx):
             gauss[i] = np.float32(-0.5) * xs[i] * xs[i]
         exp_float32_into(gauss, gauss, scratch_bits)
         for i in range(n):  # t becomes Phi(x): half erfc below 0, reflected above
-            half_erfc = np.float32(0.5) * t[i] * gauss[i] * erfcx_float32(t[i])
+            half_erfc = np.float32(0.5) * t[i] * gauss[i] * erfc_factor_float32(t[i])
             t[i] = np.float32(1.0) - half_erfc if xs[i] > 0 else half_erfc
         for i in range(n):
             ys[i] = xs[i] * t[i]
