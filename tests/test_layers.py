@@ -16,6 +16,7 @@ import pytest
 
 import tinygrad_drop as td
 from tinygrad_drop import nn
+from tinygrad_drop.ops.attention import CausalSelfAttention
 from torch_reference import copy_into_torch, nanogpt_classes, single_torch_thread
 
 pytestmark = pytest.mark.nn
@@ -163,6 +164,56 @@ def test_causal_self_attention_matches_torch(dropout_in_eval, backend):
     backward_both(torch, out, expected)
     assert_matches(ours.grad, theirs.grad, COMPOSED, "CausalSelfAttention input grad")
     assert_parameter_grads_match(layer, twin, COMPOSED)
+
+
+def unfused_causal_self_attention(x, weight, bias, n_head, p):
+    """F.causal_self_attention spelled out in PyTorch's pieces, as nanoGPT writes it."""
+    B, T, C = x.shape
+    q, k, v = (t.view(B, T, n_head, C // n_head).transpose(1, 2)
+               for t in td.nn.functional.linear(x, weight, bias).split(C, dim=2))
+    y = td.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=p)
+    return y.transpose(1, 2).reshape(B, T, C)
+
+
+@pytest.mark.matmul
+@pytest.mark.attention
+@pytest.mark.dropout
+@pytest.mark.parametrize("p", [0.0, 0.3])
+def test_fused_causal_self_attention_equals_its_pieces(p, backend):
+    # One node or ~17: the same output, the same gradients, and with dropout the same mask (the
+    # weights are laid out (B*heads, T, T) either way, so the mask bits fall on the same weights).
+    F = td.nn.functional
+    x, weight, bias = random_array((3, 6, 8)), random_array((24, 8), seed=1), random_array((24,), seed=2)
+    results = []
+    for attention in (F.causal_self_attention, unfused_causal_self_attention):
+        leaves = [td.tensor(a, requires_grad=True) for a in (x, weight, bias)]
+        td.manual_seed(7)
+        out = attention(*leaves, 2, p)
+        (out * td.tensor(random_array(out.shape, seed=3))).sum().backward()
+        results.append([out.data] + [leaf.grad.data for leaf in leaves])
+    for fused, pieces, name in zip(*results, ["output", "dx", "dweight", "dbias"]):
+        np.testing.assert_allclose(fused, pieces, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.attention
+@pytest.mark.dropout
+@pytest.mark.parametrize("p", [0.0, 0.4])
+def test_fused_causal_self_attention_gradcheck(p, numpy_backend):
+    rng = np.random.default_rng(4)
+    x, weight, bias = (td.tensor(rng.standard_normal(shape), requires_grad=True)
+                       for shape in [(2, 4, 6), (18, 6), (18,)])
+    key = np.uint64(99)  # a fixed mask, so the function gradcheck probes is deterministic
+    op = CausalSelfAttention  # the op itself, so the test gives its key
+    assert td.gradcheck(lambda x, w, b: op.apply(x, w, b, 3, p, key), [x, weight, bias])
+
+
+@pytest.mark.attention
+def test_fused_causal_self_attention_rejects_a_weight_that_does_not_fit():
+    x = td.zeros(2, 4, 6)
+    with pytest.raises(ValueError, match="causal self-attention: weight of shape"):
+        td.nn.functional.causal_self_attention(x, td.zeros(12, 6), None, 3)
+    with pytest.raises(ValueError, match="divisible"):
+        td.nn.functional.causal_self_attention(x, td.zeros(18, 6), None, 4)
 
 
 def mha_masks(torch, T: int, S: int) -> dict:

@@ -32,20 +32,11 @@ class CausalSelfAttention(Module):
         self.resid_dropout = Dropout(resid_pdrop)
 
     def forward(self, x: Tensor) -> Tensor:
-        B, T, C = x.shape
-        # nanoGPT writes q, k, v = self.c_attn(x).split(C, dim=2). Splitting the (3C, C) weight
-        # instead gives the same three products, and a cheaper backward: the gradient of each
-        # split piece is a zero-filled array of the whole, and the whole is then a small weight
-        # rather than a (B, T, 3C) activation (a GPT step measured ~8% faster).
-        biases = self.c_attn.bias.split(C) if self.c_attn.bias is not None else (None, None, None)
-        q, k, v = (F.linear(x, weight, bias) for weight, bias in zip(self.c_attn.weight.split(C), biases))
-        # (B, T, C) -> (B, n_head, T, head_dim): heads become a batch axis
-        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
-                                           dropout_p=self.attn_pdrop if self.training else 0.0)
-        y = y.transpose(1, 2).reshape(B, T, C)
+        # nanoGPT's q, k, v = c_attn(x).split(C), heads as views, scaled_dot_product_attention
+        # and the heads concatenated back, fused into one node (F.causal_self_attention spells
+        # out the unfused equivalent): a GPT step measured ~4% faster.
+        y = F.causal_self_attention(x, self.c_attn.weight, self.c_attn.bias, self.n_head,
+                                    self.attn_pdrop if self.training else 0.0)
         return self.resid_dropout(self.c_proj(y))
 
     def extra_repr(self) -> str:

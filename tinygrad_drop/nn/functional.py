@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from ..kernels.dropout import dropout_mask
-from ..ops.attention import ScaledDotProductAttention
+from ..ops.attention import CausalSelfAttention, ScaledDotProductAttention
 from ..ops.arithmetic import Linear
 from ..ops.dropout import Dropout
 from ..ops.embedding import Embedding
@@ -133,3 +133,22 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
         _tensor_arg(key, "scaled_dot_product_attention", "key"),
         _tensor_arg(value, "scaled_dot_product_attention", "value"),
         mask, bool(is_causal), scale, dropout_p, random_key)
+
+
+def causal_self_attention(input: Tensor, weight: Tensor, bias: Tensor | None, n_head: int,
+                          dropout_p: float = 0.0) -> Tensor:
+    """A GPT's attention before its output projection, as one node: q, k, v = split(input W^T + b)
+    (W of shape (3C, C)), each cut into n_head heads, causal scaled-dot-product attention with
+    dropout_p on the weights, heads concatenated back to (B, T, C). The same numbers as
+
+        q, k, v = linear(input, weight, bias).split(C, dim=2)      # then, for each of q, k, v:
+        heads = t.view(B, T, n_head, C // n_head).transpose(1, 2)
+        y = scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout_p)
+        y = y.transpose(1, 2).reshape(B, T, C)
+
+    (the same dropout mask too, for the same random state), in one node instead of ~17."""
+    dropout_p = check_probability(dropout_p)
+    random_key = next_dropout_key() if dropout_p > 0 else np.uint64(0)
+    return CausalSelfAttention.apply(_tensor_arg(input, "causal_self_attention"),
+                                     _tensor_arg(weight, "causal_self_attention", "weight"),
+                                     bias, int(n_head), dropout_p, random_key)

@@ -9,6 +9,12 @@ dropout) is one fused kernel each way (kernels/attention.py). With P = softmax(S
               and a float attn_mask, added to the scores after scaling, gets dZ itself
 dZ is softmax's backward, P * (dP - rowsum(P * dP)), with dP = dD * keep / (1-p) the gradient
 through dropout: P * dP = dD * D, so backward needs P and D and never redraws the mask.
+
+Two ops share that math (attention_forward / attention_backward below): ScaledDotProductAttention,
+PyTorch's function, and CausalSelfAttention, a GPT's whole attention input side as one node: the
+q, k, v projection (one matrix product), the split into heads and causal attention, in place of
+the ~17 nodes (weight splits, three Linears, views, transposes) the same layer makes from
+PyTorch's pieces. A GPT step spends ~10 ms of Python on ~170 nodes; this removes ~64 of them.
 """
 from __future__ import annotations
 
@@ -46,6 +52,36 @@ def empty_like_layout(array: np.ndarray, shape: tuple | None = None) -> np.ndarr
     return np.empty_like(array, shape=shape)
 
 
+def attention_forward(q, k, v, bias, has_mask: bool, causal: bool, scale: float, p: float, key,
+                      out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """out = dropout(softmax(scale q k^T + bias)) v, for q (..., T, E), k (..., S, E), v (..., S, Ev)
+    whose rows are contiguous; returns (P, D), the (BH, T, S) weights backward needs."""
+    T, S = q.shape[-2], k.shape[-2]
+    scores = np.matmul(q, k.swapaxes(-1, -2)).reshape(-1, T, S)
+    probs, dropped = attention_probs_forward(scores, bias, has_mask, causal, scale, p, key)
+    np.matmul(dropped.reshape(q.shape[:-1] + (S,)), v, out=out)
+    return probs, dropped
+
+
+def attention_backward(grad, q, k, v, probs, dropped, scale: float, grad_q: np.ndarray, grad_k: np.ndarray,
+                       grad_v: np.ndarray) -> np.ndarray:
+    """Writes dQ, dK, dV into grad_q, grad_k, grad_v (shaped like q, k, v; any layout whose rows are
+    contiguous) and returns dZ, shaped (..., T, S), which is also a float mask's gradient."""
+    # BEGIN SOLUTION attention: follow the backward formulas in the module docstring (dZ from P and D)
+    weights = dropped.reshape(q.shape[:-1] + (k.shape[-2],))  # D, with q's leading axes
+    grad_dropped = np.matmul(grad, v.swapaxes(-1, -2))
+    np.matmul(weights.swapaxes(-1, -2), grad, out=grad_v)
+    # dZ, the gradient of the scaled and masked scores; the scale goes on the smaller dQ and dK
+    grad_z = attention_probs_backward(probs, dropped, grad_dropped.reshape(probs.shape), 1.0)
+    grad_z = grad_z.reshape(weights.shape)
+    np.matmul(grad_z, k, out=grad_q)
+    grad_q *= scale
+    np.matmul(grad_z.swapaxes(-1, -2), q, out=grad_k)
+    grad_k *= scale
+    return grad_z
+    # END SOLUTION
+
+
 class ScaledDotProductAttention(Function):
     @staticmethod
     def forward(ctx, q, k, v, attn_mask, is_causal, scale, dropout_p, key):
@@ -62,30 +98,65 @@ class ScaledDotProductAttention(Function):
         scale = 1.0 / np.sqrt(E) if scale is None else float(scale)
         has_mask = attn_mask is not None
         bias = additive_mask(attn_mask, lead, T, S, q.dtype) if has_mask else np.zeros((1, 1, 1), q.dtype)
-        scores = np.matmul(q, k.swapaxes(-1, -2)).reshape(-1, T, S)
-        probs, dropped = attention_probs_forward(scores, bias, has_mask, bool(is_causal), scale, dropout_p, key)
+        out = empty_like_layout(q, lead + (T, v.shape[-1]))
+        probs, dropped = attention_forward(q, k, v, bias, has_mask, bool(is_causal), scale, dropout_p, key, out)
         ctx.save_for_backward(q, k, v, probs, dropped)
         ctx.scale = scale
         ctx.mask_shape = attn_mask.shape if has_mask else None
-        return np.matmul(dropped.reshape(lead + (T, S)), v, out=empty_like_layout(q, lead + (T, v.shape[-1])))
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        # BEGIN SOLUTION attention: follow the backward formulas in the module docstring (dZ from P and D)
         q, k, v, probs, dropped = ctx.saved_tensors
-        weights = dropped.reshape(q.shape[:-1] + (k.shape[-2],))  # D, with q's leading axes
-        grad = rows_contiguous(grad)
-        grad_dropped = np.matmul(grad, v.swapaxes(-1, -2))
-        grad_v = np.matmul(weights.swapaxes(-1, -2), grad, out=empty_like_layout(v))
-        # dZ, the gradient of the scaled and masked scores; the scale goes on the smaller dQ and dK
-        grad_z = attention_probs_backward(probs, dropped, grad_dropped.reshape(probs.shape), 1.0)
-        grad_z = grad_z.reshape(weights.shape)
-        grad_q = np.matmul(grad_z, k, out=empty_like_layout(q))
-        grad_q *= ctx.scale
-        grad_k = np.matmul(grad_z.swapaxes(-1, -2), q, out=empty_like_layout(k))
-        grad_k *= ctx.scale
-        grad_mask = None
-        if ctx.needs_input_grad[3]:
-            grad_mask = unbroadcast(grad_z, ctx.mask_shape)
+        grad_q, grad_k, grad_v = empty_like_layout(q), empty_like_layout(k), empty_like_layout(v)
+        grad_z = attention_backward(rows_contiguous(grad), q, k, v, probs, dropped, ctx.scale,
+                                    grad_q, grad_k, grad_v)
+        grad_mask = unbroadcast(grad_z, ctx.mask_shape) if ctx.needs_input_grad[3] else None
         return grad_q, grad_k, grad_v, grad_mask, None, None, None, None
-        # END SOLUTION
+
+
+class CausalSelfAttention(Function):
+    """x (B, T, C) -> the heads' causal attention outputs (B, T, C), before the output projection:
+    qkv = x W^T + b (W (3C, C) stacks q's, k's and v's weights, nanoGPT's c_attn), each of q, k, v
+    split into n_head heads of C/n_head features, attention as above with dropout p on the weights.
+
+    The heads are views of the one qkv array ((B, T, 3, heads, hs) read as three (B, heads, T, hs)),
+    and dqkv is written through the same views, so nothing is copied; backward ends as Linear's
+    does: dx = dqkv W, dW = dqkv^T x, db = dqkv summed over rows."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, n_head, dropout_p, key):
+        require_float("causal self-attention", x)
+        B, T, C = x.shape
+        if weight.shape != (3 * C, C) or C % n_head:
+            raise ValueError(f"causal self-attention: weight of shape {weight.shape} does not fit input {x.shape} "
+                             f"with {n_head} heads (expected ({3 * C}, {C}), and {C} divisible by the heads)")
+        head_size = C // n_head
+        x2d = x.reshape(-1, C)
+        qkv = x2d @ weight.T
+        if bias is not None:
+            qkv += bias
+        q, k, v = qkv.reshape(B, T, 3, n_head, head_size).transpose(2, 0, 3, 1, 4)
+        out = np.empty((B, T, n_head, head_size), x.dtype)
+        scale = 1.0 / np.sqrt(head_size)
+        no_mask = np.zeros((1, 1, 1), x.dtype)
+        probs, dropped = attention_forward(q, k, v, no_mask, False, True, scale, dropout_p, key,
+                                           out.transpose(0, 2, 1, 3))
+        ctx.save_for_backward(x2d, weight, q, k, v, probs, dropped)
+        ctx.scale = scale
+        return out.reshape(B, T, C)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x2d, weight, q, k, v, probs, dropped = ctx.saved_tensors
+        B, n_head, T, head_size = q.shape
+        heads_of_grad = rows_contiguous(grad).reshape(B, T, n_head, head_size).transpose(0, 2, 1, 3)
+        grad_qkv = np.empty((B, T, 3, n_head, head_size), grad.dtype)
+        grad_q, grad_k, grad_v = grad_qkv.transpose(2, 0, 3, 1, 4)
+        attention_backward(heads_of_grad, q, k, v, probs, dropped, ctx.scale, grad_q, grad_k, grad_v)
+        grad_qkv = grad_qkv.reshape(B * T, 3 * n_head * head_size)
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        return ((grad_qkv @ weight).reshape(B, T, -1) if need_x else None,
+                grad_qkv.T @ x2d if need_w else None,
+                grad_qkv.sum(axis=0) if need_b else None,
+                None, None, None)
