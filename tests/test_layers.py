@@ -214,6 +214,8 @@ def test_fused_causal_self_attention_rejects_a_weight_that_does_not_fit():
         td.nn.functional.causal_self_attention(x, td.zeros(12, 6), None, 3)
     with pytest.raises(ValueError, match="divisible"):
         td.nn.functional.causal_self_attention(x, td.zeros(18, 6), None, 4)
+    with pytest.raises(ValueError, match=r"expected input \(B, T, C\)"):
+        td.nn.functional.causal_self_attention(td.zeros(4, 6), td.zeros(18, 6), None, 3)
 
 
 def mha_masks(torch, T: int, S: int) -> dict:

@@ -1,5 +1,5 @@
-"""Scaled dot-product attention as one node: softmax(scale * Q K^T + mask) V, with dropout on the
-attention weights (after softmax), as torch.nn.functional.scaled_dot_product_attention.
+"""Attention as one node: softmax(scale * Q K^T + mask) V, with dropout on the attention weights
+(after softmax), as torch.nn.functional.scaled_dot_product_attention.
 
 The two matrix products go to BLAS; everything between them (scale, mask, causal mask, softmax,
 dropout) is one fused kernel each way (kernels/attention.py). With P = softmax(S), D = dropout(P):
@@ -14,7 +14,8 @@ Two ops share that math (attention_forward / attention_backward below): ScaledDo
 PyTorch's function, and CausalSelfAttention, a GPT's whole attention input side as one node: the
 q, k, v projection (one matrix product), the split into heads and causal attention, in place of
 the ~17 nodes (weight splits, three Linears, views, transposes) the same layer makes from
-PyTorch's pieces. A GPT step spends ~10 ms of Python on ~170 nodes; this removes ~64 of them.
+PyTorch's pieces. A GPT step spent ~10 ms of Python on ~170 nodes; this removes 64 of them, and
+three matrix products and two gradient sums per layer (a training step measured 4-5% faster).
 """
 from __future__ import annotations
 
@@ -127,19 +128,21 @@ class CausalSelfAttention(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, n_head, dropout_p, key):
         require_float("causal self-attention", x)
-        B, T, C = x.shape
-        if weight.shape != (3 * C, C) or C % n_head:
+        C = x.shape[-1] if x.ndim == 3 else 0
+        if x.ndim != 3 or weight.shape != (3 * C, C) or n_head < 1 or C % n_head:
             raise ValueError(f"causal self-attention: weight of shape {weight.shape} does not fit input {x.shape} "
-                             f"with {n_head} heads (expected ({3 * C}, {C}), and {C} divisible by the heads)")
+                             f"with {n_head} heads (expected input (B, T, C), weight (3C, C), and C divisible "
+                             "by the heads)")
+        B, T, _ = x.shape
         head_size = C // n_head
         x2d = x.reshape(-1, C)
         qkv = x2d @ weight.T
         if bias is not None:
             qkv += bias
         q, k, v = qkv.reshape(B, T, 3, n_head, head_size).transpose(2, 0, 3, 1, 4)
-        out = np.empty((B, T, n_head, head_size), x.dtype)
+        out = np.empty((B, T, n_head, head_size), qkv.dtype)
         scale = 1.0 / np.sqrt(head_size)
-        no_mask = np.zeros((1, 1, 1), x.dtype)
+        no_mask = np.zeros((1, 1, 1), qkv.dtype)
         probs, dropped = attention_forward(q, k, v, no_mask, False, True, scale, dropout_p, key,
                                            out.transpose(0, 2, 1, 3))
         ctx.save_for_backward(x2d, weight, q, k, v, probs, dropped)
