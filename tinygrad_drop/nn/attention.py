@@ -3,7 +3,9 @@
 Each head attends in its own n_embd/n_head-dimensional subspace; the heads run as one batched
 attention by folding them into a (B, n_head, T, head_dim) layout, then are concatenated back and
 mixed by an output projection. Dropout appears twice (GPT-2's placement): on the attention
-weights inside scaled_dot_product_attention, and on the projected output (the residual branch).
+weights inside the attention op (F.causal_self_attention for the GPT layer, which also does the
+q, k, v product; F.scaled_dot_product_attention for MultiheadAttention), and on the projected
+output (the residual branch).
 """
 from __future__ import annotations
 
