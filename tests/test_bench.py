@@ -22,10 +22,10 @@ pytestmark = [pytest.mark.train, *EVERY_TOPIC]
 def test_profile_names_the_ops_and_accounts_for_the_whole_step():
     rows, totals = bench.profile_ops("numba", steps=1)
     ops = {op for op, _, _, _ in rows}
-    assert {"Linear", "CausalSelfAttention", "GELU", "LayerNorm", "Dropout", "CrossEntropy"} <= ops
+    assert {"Linear", "CausalSelfAttention", "LinearGELU", "LayerNorm", "Dropout", "CrossEntropy"} <= ops
     assert all(forward >= 0 and backward >= 0 for _, forward, backward, _ in rows)
     linear_calls = next(calls for op, _, _, calls in rows if op == "Linear")
-    assert linear_calls == 4 * 3 + 1  # per layer c_proj, c_fc, c_proj (c_attn is inside the attention op); lm_head
+    assert linear_calls == 4 * 2 + 1  # per layer the two c_proj (c_attn and c_fc are inside fused ops); lm_head
     op_time = sum(forward + backward for _, forward, backward, _ in rows)
     assert totals["step"] == pytest.approx(op_time + totals["optimizer"] + totals["other"])
     assert totals["optimizer"] > 0 and totals["other"] >= 0

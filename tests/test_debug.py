@@ -105,7 +105,7 @@ def test_exhausting_backward_steps_equals_backward_on_a_gpt():
     op_steps = [s for s in steps if not s.is_leaf]
     assert len(op_steps) == len(nodes)
     assert {"LayerNormBackward", "CausalSelfAttentionBackward", "DropoutBackward", "LinearBackward",
-            "EmbeddingBackward", "GELUBackward"} <= {s.name for s in op_steps}
+            "EmbeddingBackward", "LinearGELUBackward"} <= {s.name for s in op_steps}
     assert {s.label for s in steps if s.is_leaf} == {name for name, _ in model.named_parameters()}
     for step in op_steps:
         for position, grad in step.tensor_input_grads:

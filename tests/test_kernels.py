@@ -212,6 +212,22 @@ def test_gelu_backends_agree(approximate, shape, dtype):
 
 
 @pytest.mark.parametrize("approximate", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gelu_can_write_over_its_input(approximate, dtype):
+    # LinearGELU passes out=x: every kernel must read x[i] before it writes y[i] there.
+    x = gelu_inputs((3, 5000), dtype, seed=8)
+    for implementation in both_implementations(gelu.gelu):
+        expected_y, expected_derivative = implementation(x, approximate, True)
+        overwritten = x.copy()
+        y, dy_dx = implementation(overwritten, approximate, True, overwritten)
+        assert np.shares_memory(y, overwritten)
+        np.testing.assert_array_equal(y, expected_y)
+        np.testing.assert_array_equal(dy_dx, expected_derivative)
+    with pytest.raises(ValueError, match="out must be"):
+        gelu.gelu.numba_impl(x, approximate, True, np.empty_like(x).T)
+
+
+@pytest.mark.parametrize("approximate", [False, True])
 @pytest.mark.parametrize("shape", GELU_SHAPES)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_gelu_matches_torch(approximate, shape, dtype):

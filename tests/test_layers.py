@@ -218,6 +218,59 @@ def test_fused_causal_self_attention_rejects_a_weight_that_does_not_fit():
         td.nn.functional.causal_self_attention(td.zeros(4, 6), td.zeros(18, 6), None, 3)
 
 
+@pytest.mark.matmul
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_linear_gelu_equals_its_pieces(approximate, dtype, backend):
+    # GELU written over the product in one node, or Linear then GELU: the same output and gradients.
+    F = td.nn.functional
+    x, weight, bias = (random_array(shape, dtype, seed) for seed, shape in enumerate([(3, 5, 8), (12, 8), (12,)]))
+    results = []
+    for mlp_half in (lambda *a: F.linear_gelu(*a, approximate), lambda *a: F.gelu(F.linear(*a), approximate)):
+        leaves = [td.tensor(a, requires_grad=True) for a in (x, weight, bias)]
+        out = mlp_half(*leaves)
+        (out * td.tensor(random_array(out.shape, dtype, seed=3))).sum().backward()
+        results.append([out.data] + [leaf.grad.data for leaf in leaves])
+    tolerance = FLOAT32 if dtype == np.float32 else FLOAT64
+    for fused, pieces, name in zip(*results, ["output", "dx", "dweight", "dbias"]):
+        np.testing.assert_allclose(fused, pieces, err_msg=name, **tolerance)
+
+
+@pytest.mark.matmul
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_fused_linear_gelu_gradcheck(approximate, numpy_backend):
+    rng = np.random.default_rng(6)
+    x, weight, bias = (td.tensor(rng.standard_normal(shape), requires_grad=True) for shape in [(2, 3, 4), (5, 4), (5,)])
+    assert td.gradcheck(lambda x, w, b: td.nn.functional.linear_gelu(x, w, b, approximate), [x, weight, bias])
+    assert td.gradcheck(lambda x, w: td.nn.functional.linear_gelu(x, w), [x, weight])  # no bias
+
+
+def test_fused_linear_gelu_errors():
+    F = td.nn.functional
+    with pytest.raises(ValueError, match="linear_gelu: input of shape"):
+        F.linear_gelu(td.zeros(2, 4), td.zeros(5, 3))
+    with pytest.raises(ValueError, match="linear_gelu: bias of shape"):
+        F.linear_gelu(td.zeros(2, 4), td.zeros(5, 4), td.zeros(4))
+    with pytest.raises(ValueError, match="approximate"):
+        F.linear_gelu(td.zeros(2, 4), td.zeros(5, 4), None, "erf")
+    with pytest.raises(TypeError, match="linear_gelu"):
+        F.linear_gelu(td.tensor(np.ones((2, 4), dtype=np.int64)), td.tensor(np.ones((5, 4), dtype=np.int64)))
+
+
+def test_mlp_fuses_only_its_own_gelu():
+    # The MLP runs c_fc and GELU as one node; a module swapped in for `gelu` is called instead.
+    mlp = nn.MLP(8)
+    x = td.tensor(random_array((2, 3, 8)))
+    hidden_node = lambda out: out.grad_fn.inputs[0].grad_fn.name  # the node feeding c_proj
+    assert hidden_node(mlp(x)) == "LinearGELUBackward"
+    expected_gelu = mlp.c_proj(td.nn.functional.gelu(mlp.c_fc(x)))
+    np.testing.assert_allclose(mlp(x).data, expected_gelu.data, **FLOAT32)
+    mlp.gelu = nn.ReLU()
+    assert hidden_node(mlp(x)) != "LinearGELUBackward"
+    expected_relu = mlp.c_proj(mlp.c_fc(x).relu())
+    np.testing.assert_allclose(mlp(x).data, expected_relu.data, **FLOAT32)
+
+
 def mha_masks(torch, T: int, S: int) -> dict:
     """(our attn_mask, torch's attn_mask, is_causal) per case. Bool masks follow
     torch.nn.MultiheadAttention: True = this key is hidden. Every query keeps a visible key."""

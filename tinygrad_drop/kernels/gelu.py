@@ -70,9 +70,10 @@ def normal_cdf_numpy(x: np.ndarray, exact: bool) -> np.ndarray:
     return np.where(x > 0, 1.0 - half_erfc, half_erfc)
 
 
-def gelu_numpy(x: np.ndarray, approximate: bool, with_derivative: bool) -> tuple:
+def gelu_numpy(x: np.ndarray, approximate: bool, with_derivative: bool, out: np.ndarray | None = None) -> tuple:
     """(gelu(x), gelu'(x) or None), computed in x's dtype (Python floats do not promote numpy
-    arrays): float64 with the exact erf, float32 with the erfc fit, as the Numba kernels."""
+    arrays): float64 with the exact erf, float32 with the erfc fit, as the Numba kernels.
+    With `out` (C-contiguous, x's shape and dtype; it may be x itself), gelu(x) is written there."""
     if approximate:
         t = np.tanh(SQRT_2_OVER_PI * (x + TANH_CUBIC * x**3))
         y = 0.5 * x * (1.0 + t)
@@ -82,12 +83,18 @@ def gelu_numpy(x: np.ndarray, approximate: bool, with_derivative: bool) -> tuple
         cdf = normal_cdf_numpy(x, exact=x.dtype == np.float64)
         y = x * cdf
         dy_dx = cdf + x * INV_SQRT_2PI * np.exp(-0.5 * x * x)
+    if out is not None:
+        out[...] = y
+        y = out
     return y, dy_dx if with_derivative else None
 
 
-def gelu_numba(x: np.ndarray, approximate: bool, with_derivative: bool) -> tuple:
+def gelu_numba(x: np.ndarray, approximate: bool, with_derivative: bool, out: np.ndarray | None = None) -> tuple:
     flat = np.ascontiguousarray(x).reshape(-1)
-    y = np.empty_like(flat)
+    if out is not None and not (out.flags.c_contiguous and out.shape == x.shape and out.dtype == x.dtype):
+        raise ValueError("gelu: out must be a C-contiguous array of the input's shape and dtype")
+    # Every kernel reads x[i] before it writes y[i], so y may be x itself (LinearGELU's in-place use).
+    y = np.empty_like(flat) if out is None else out.reshape(-1)
     # An empty derivative array tells the kernels to skip it.
     dy_dx = np.empty_like(flat) if with_derivative else np.empty(0, flat.dtype)
     if flat.dtype == np.float32 and not approximate:
@@ -132,12 +139,12 @@ def _gelu_exact_float32_kernel(x, y, dy_dx):
         for i in range(n):  # t becomes Phi(x): half erfc below 0, reflected above
             half_erfc = np.float32(0.5) * t[i] * gauss[i] * erfc_factor_float32(t[i])
             t[i] = np.float32(1.0) - half_erfc if xs[i] > 0 else half_erfc
-        for i in range(n):
-            ys[i] = xs[i] * t[i]
         if with_derivative:
             derivative = dy_dx[start:start + n]
             for i in range(n):
                 derivative[i] = t[i] + xs[i] * np.float32(INV_SQRT_2PI) * gauss[i]
+        for i in range(n):  # last, so that y may overwrite x
+            ys[i] = xs[i] * t[i]
 
 
 @njit(cache=True, parallel=True)

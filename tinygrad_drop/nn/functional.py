@@ -7,7 +7,7 @@ import numpy as np
 
 from ..kernels.dropout import dropout_mask
 from ..ops.attention import CausalSelfAttention, ScaledDotProductAttention
-from ..ops.arithmetic import Linear
+from ..ops.linear import Linear, LinearGELU
 from ..ops.dropout import Dropout
 from ..ops.embedding import Embedding
 from ..ops.loss import CrossEntropy
@@ -25,6 +25,15 @@ def _tensor_arg(value, op: str, name: str = "input") -> Tensor:
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight.T + bias, with weight of shape (out_features, in_features)."""
     return Linear.apply(_tensor_arg(input, "linear"), _tensor_arg(weight, "linear", "weight"), bias)
+
+
+def linear_gelu(input: Tensor, weight: Tensor, bias: Tensor | None = None, approximate: str = "none") -> Tensor:
+    """gelu(linear(input, weight, bias), approximate) as one node, GELU computed in place over the
+    product (a transformer MLP's first half; the same numbers as the two calls)."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"linear_gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return LinearGELU.apply(_tensor_arg(input, "linear_gelu"), _tensor_arg(weight, "linear_gelu", "weight"), bias,
+                            approximate == "tanh")
 
 
 def embedding(input: Tensor, weight: Tensor) -> Tensor:

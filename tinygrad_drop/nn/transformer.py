@@ -9,6 +9,7 @@ without learning-rate warmup tricks; post-norm is kept for comparison.
 from __future__ import annotations
 
 from ..tensor import Tensor
+from . import functional as F
 from .attention import CausalSelfAttention
 from .dropout import Dropout
 from .layers import GELU, LayerNorm, Linear
@@ -16,7 +17,10 @@ from .module import Module
 
 
 class MLP(Module):
-    """The feed-forward half: widen 4x, GELU, project back, dropout (nanoGPT's names)."""
+    """The feed-forward half: widen 4x, GELU, project back, dropout (nanoGPT's names).
+
+    With the GELU module in place, c_fc and GELU run as one node (F.linear_gelu: GELU written over
+    the product); swap `gelu` for another module and it is called as usual."""
 
     def __init__(self, n_embd: int, resid_pdrop: float = 0.0, bias: bool = True):
         super().__init__()
@@ -26,7 +30,11 @@ class MLP(Module):
         self.dropout = Dropout(resid_pdrop)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+        if type(self.gelu) is GELU and type(self.c_fc) is Linear:
+            hidden = F.linear_gelu(x, self.c_fc.weight, self.c_fc.bias, self.gelu.approximate)
+        else:
+            hidden = self.gelu(self.c_fc(x))
+        return self.dropout(self.c_proj(hidden))
 
 
 class TransformerBlock(Module):

@@ -138,38 +138,3 @@ class MatMul(Function):
         return grad_a, grad_b
         # END SOLUTION
 
-
-class Linear(Function):
-    """y = x W^T + b over the last axis of x, as one node and one 2-D BLAS product.
-
-    Folding the leading axes into rows, x (N, in) @ W^T (in, out): dx = dy W, dW = dy^T x,
-    db = sum of dy over rows. W^T is a view: BLAS reads it transposed, nothing is copied."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias):
-        if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
-            raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
-                             "(expected input (..., in_features) and weight (out_features, in_features))")
-        if bias is not None and bias.shape != weight.shape[:1]:
-            raise ValueError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape} "
-                             f"(expected ({weight.shape[0]},))")
-        x2d = x.reshape(-1, x.shape[-1])
-        ctx.save_for_backward(x2d, weight)
-        ctx.x_shape = x.shape
-        out = x2d @ weight.T
-        if bias is not None:
-            out += bias
-        return out.reshape(*x.shape[:-1], weight.shape[0])
-
-    @staticmethod
-    def backward(ctx, grad):
-        # BEGIN SOLUTION matmul: on rows, y = x W^T + b: dx = dy W, dW = dy^T x, db = dy summed over rows
-        x2d, weight = ctx.saved_tensors
-        grad2d = grad.reshape(-1, weight.shape[0])
-        need_x, need_w, need_b = ctx.needs_input_grad
-        return (
-            (grad2d @ weight).reshape(ctx.x_shape) if need_x else None,
-            grad2d.T @ x2d if need_w else None,
-            grad2d.sum(axis=0) if need_b else None,
-        )
-        # END SOLUTION

@@ -25,6 +25,7 @@ from ..autograd.function import Function
 from ..kernels.attention import attention_probs_backward, attention_probs_forward
 from .broadcast import unbroadcast
 from .dtypes import require_float
+from .linear import linear_grads
 
 
 def additive_mask(attn_mask, lead: tuple, T: int, S: int, dtype) -> np.ndarray:
@@ -123,7 +124,7 @@ class CausalSelfAttention(Function):
 
     The heads are views of the one qkv array ((B, T, 3, heads, hs) read as three (B, heads, T, hs)),
     and dqkv is written through the same views, so nothing is copied; backward ends as Linear's
-    does: dx = dqkv W, dW = dqkv^T x, db = dqkv summed over rows."""
+    does (linear_grads): dx = dqkv W, dW = dqkv^T x, db = dqkv summed over rows."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, n_head, dropout_p, key):
@@ -157,9 +158,6 @@ class CausalSelfAttention(Function):
         grad_qkv = np.empty((B, T, 3, n_head, head_size), grad.dtype)
         grad_q, grad_k, grad_v = grad_qkv.transpose(2, 0, 3, 1, 4)
         attention_backward(heads_of_grad, q, k, v, probs, dropped, ctx.scale, grad_q, grad_k, grad_v)
-        grad_qkv = grad_qkv.reshape(B * T, 3 * n_head * head_size)
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        return ((grad_qkv @ weight).reshape(B, T, -1) if need_x else None,
-                grad_qkv.T @ x2d if need_w else None,
-                grad_qkv.sum(axis=0) if need_b else None,
-                None, None, None)
+        grad_x, grad_weight, grad_bias = linear_grads(grad_qkv.reshape(B * T, 3 * n_head * head_size), x2d, weight,
+                                                      ctx.needs_input_grad[:3])
+        return None if grad_x is None else grad_x.reshape(B, T, -1), grad_weight, grad_bias, None, None, None
