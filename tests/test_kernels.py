@@ -284,7 +284,7 @@ def test_gelu_float32_keeps_nan_and_the_limits_at_infinity():
 # ------------------------------------------------------------------------------- cross-entropy
 
 
-CROSS_ENTROPY_SHAPES = [(1, 1), (1, 5), (9, 13), (64, 65)]
+CROSS_ENTROPY_SHAPES = [(1, 1), (1, 5), (9, 13), (64, 65), (130, 7)]  # the last spans three row blocks
 
 
 def cross_entropy_inputs(shape, dtype, ignore_index, seed):
