@@ -137,4 +137,3 @@ class MatMul(Function):
         grad_b = unbroadcast(np.swapaxes(a2, -1, -2) @ grad, b2.shape).reshape(b.shape) if need_b else None
         return grad_a, grad_b
         # END SOLUTION
-
