@@ -154,6 +154,14 @@ def test_adam_float32_non_contiguous_and_broadcast_grads():
     assert not np.array_equal(reference.data, np.arange(6).reshape(2, 3))
 
 
+def test_adam_refuses_a_parameter_that_is_not_float32_or_float64():
+    # The fused update computes in the parameter's dtype; Numba has no float16.
+    half = nn.Parameter(np.ones(3, dtype=np.float16))
+    half.grad = td.Tensor(np.ones(3, dtype=np.float16))
+    with pytest.raises(TypeError, match="AdamW: expected a float32 or float64 tensor, got dtype float16"):
+        optim.AdamW([half]).step()
+
+
 def test_zero_grad():
     params = make_params()
     set_grads(params)

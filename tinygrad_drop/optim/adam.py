@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..kernels.adamw import adamw_update
+from ..ops.dtypes import require_float
 from .optimizer import Optimizer, ParamsLike
 
 
@@ -53,6 +54,7 @@ class Adam(Optimizer):
                     continue
                 # The kernel updates flat views of these arrays in place: they must be C-contiguous
                 # and share the parameter's dtype. (The gradient may be a broadcast view: copy it.)
+                require_float(type(self).__name__, param.data)
                 if not (param.data.flags.c_contiguous and param.data.flags.writeable):
                     param.data = np.array(param.data, order="C")
                 grad = np.ascontiguousarray(param.grad.data, dtype=param.data.dtype)
