@@ -52,9 +52,9 @@ class Adam(Optimizer):
             for param in group["params"]:
                 if param.grad is None:
                     continue
+                require_float(type(self).__name__, param.data)  # the kernel computes in this dtype
                 # The kernel updates flat views of these arrays in place: they must be C-contiguous
                 # and share the parameter's dtype. (The gradient may be a broadcast view: copy it.)
-                require_float(type(self).__name__, param.data)
                 if not (param.data.flags.c_contiguous and param.data.flags.writeable):
                     param.data = np.array(param.data, order="C")
                 grad = np.ascontiguousarray(param.grad.data, dtype=param.data.dtype)
