@@ -653,7 +653,7 @@ def test_attention_kernels_work_in_place():
 
 
 @pytest.mark.parametrize("decoupled", [True, False])
-@pytest.mark.parametrize("shape", [(1,), (3, 5), (2, 3, 4), (520, 520)])  # the last is updated by threads
+@pytest.mark.parametrize("shape", [(1,), (3, 5), (2, 3, 4), (130, 130)])  # the last is updated by threads
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_adamw_matches_torch(decoupled, shape, dtype):
     torch = pytest.importorskip("torch")

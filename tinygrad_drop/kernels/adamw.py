@@ -110,9 +110,13 @@ def _adamw_update_element(i, param, grad, exp_avg, exp_avg_sq, hyperparameters):
 
 
 # The update is bound by memory (16 bytes read and 12 written per float32 element), and waking the
-# threads costs tens of microseconds: measured on 2 threads, 65k elements took 93 us serial and
-# 148 us threaded, 262k took 371 and 380 us, 1M 1.57 and 0.88 ms. Only the largest arrays split.
-PARALLEL_MIN_SIZE = 262_144
+# threads costs tens of microseconds. Alone, with the arrays still in cache, threads paid only for
+# the largest arrays (65k elements: 93 us serial, 148 threaded; 1M: 1.57 and 0.88 ms). In a training
+# step they pay much earlier: forward and backward have pushed the parameters, moments and gradients
+# out of the caches, and two threads keep twice as many loads from memory in flight. In a GPT step
+# (`scripts/bench.py` shape, 0.8M parameters) the optimizer took 5.1-6.5 ms with only arrays of 262k
+# elements and more threaded (none there), 4.4 ms with those of 16k and more (the weight matrices).
+PARALLEL_MIN_SIZE = 16_384
 
 
 # error_model="numpy": a zero denominator (eps=0 and v=0) gives nan as in PyTorch, instead of
