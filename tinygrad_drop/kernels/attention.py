@@ -28,15 +28,16 @@ scores into probs (returned as probs), backward turns g into dscores. A fresh (B
 costs a page fault per 4 KB on its first write, which at block 256 (12 MB per layer) made the
 forward kernel a fifth slower.
 
-The Numba kernels run one head per task; scores are scaled and exponentiated in their own dtype,
-sums accumulate in float64, outputs have the scores' dtype.
+The Numba kernels run one head at a time on the calling thread (they follow matrix products, see
+kernels/__init__.py); scores are scaled and exponentiated in their own dtype, sums accumulate in
+float64, outputs have the scores' dtype.
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from . import Kernel
 from .dropout import dropout_apply_numpy
@@ -104,18 +105,17 @@ def attention_probs_forward_numba(
     return probs, dropped
 
 
-@njit(cache=True, parallel=True, error_model="numpy", fastmath={"reassoc", "contract"})
+@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
 def _attention_probs_forward_kernel(
     bias, has_bias, causal, scale, threshold, key, keep_scale, float32_exp, probs, dropped
 ):
     """probs holds the scores on entry and their probabilities on exit."""
     n_heads, n_queries, n_keys = probs.shape
-    # One task per head (one scratch array each), one row at a time, so a row stays in cache
-    # through all its steps. Float32 rows take the vectorizable exp of exp_float32.py instead of
-    # a scalar math.exp per element, and only over the visible keys (a causal row's masked half
-    # is never exponentiated). Measured per GPT call on one thread: 1.14 -> 0.70 ms at block 64.
-    for b in prange(n_heads):
-        scratch_bits = np.empty(n_keys, np.int32)
+    # One row at a time, so a row stays in cache through all its steps. Float32 rows take the
+    # vectorizable exp of exp_float32.py instead of a scalar math.exp per element, and only over
+    # the visible keys (a causal row's masked half is never exponentiated). Measured per GPT call on one thread: 1.14 -> 0.70 ms at block 64.
+    scratch_bits = np.empty(n_keys, np.int32)
+    for b in range(n_heads):
         for i in range(n_queries):
             n_visible = min(i + 1, n_keys) if causal else n_keys
             # z = scale * scores + bias over the visible keys, and its max
@@ -176,11 +176,11 @@ def attention_probs_backward_numba(
     return dscores
 
 
-@njit(cache=True, parallel=True, error_model="numpy", fastmath={"reassoc", "contract"})
+@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
 def _attention_probs_backward_kernel(probs, dropped, dscores, scale):
     """dscores holds g = dL/d(dropped) on entry and the scores' gradient on exit."""
     n_heads, n_queries, n_keys = probs.shape
-    for b in prange(n_heads):
+    for b in range(n_heads):
         for i in range(n_queries):
             # g * dropped, in place, and its row sum
             total = 0.0

@@ -104,7 +104,7 @@ def gelu_numba(x: np.ndarray, approximate: bool, with_derivative: bool, out: np.
     return y.reshape(x.shape), dy_dx.reshape(x.shape) if with_derivative else None
 
 
-CHUNK = 2048  # elements per thread task: its three scratch arrays (24 KB) stay in the L1/L2 caches
+CHUNK = 2048  # elements per pass: the three scratch arrays (24 KB) stay in the L1/L2 caches
 
 
 @njit(cache=True, inline="always")
@@ -119,18 +119,22 @@ def erfc_factor_float32(t):
 # error_model="numpy": a division by zero gives inf instead of raising, so the division needs no
 # per-element check and vectorizes. "contract" lets LLVM fuse each a * b + c into one FMA
 # instruction, which halves the latency of the polynomial chains (and rounds once, not twice).
-@njit(cache=True, parallel=True, error_model="numpy", fastmath={"contract"})
+# One thread, the caller's: GELU follows a matrix product, whose OpenBLAS workers are still
+# spinning on the other cores (see kernels/__init__.py); a GPT step measured faster this way.
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _gelu_exact_float32_kernel(x, y, dy_dx):
     """Chunk by chunk, in loops that each write one array so that LLVM vectorizes them (see
     exp_float32.py): t, the exp, then Phi, gelu and gelu'."""
     with_derivative = dy_dx.size > 0
-    for chunk in prange((x.size + CHUNK - 1) // CHUNK):
-        start = chunk * CHUNK
+    t_scratch = np.empty(CHUNK, np.float32)
+    gauss_scratch = np.empty(CHUNK, np.float32)
+    bits_scratch = np.empty(CHUNK, np.int32)
+    for start in range(0, x.size, CHUNK):
         n = min(CHUNK, x.size - start)
         xs, ys = x[start:start + n], y[start:start + n]
-        t = np.empty(n, np.float32)
-        gauss = np.empty(n, np.float32)  # exp(-x^2/2) = exp(-z^2), shared by Phi and phi
-        scratch_bits = np.empty(n, np.int32)
+        t = t_scratch[:n]
+        gauss = gauss_scratch[:n]  # exp(-x^2/2) = exp(-z^2), shared by Phi and phi
+        scratch_bits = bits_scratch[:n]
         for i in range(n):
             t[i] = np.float32(1.0) / (np.float32(1.0) + np.float32(0.5 * INV_SQRT_2) * abs(xs[i]))
         for i in range(n):
