@@ -208,6 +208,43 @@ def test_fused_causal_self_attention_gradcheck(p, numpy_backend):
 
 
 @pytest.mark.attention
+@pytest.mark.dropout
+@pytest.mark.parametrize("p", [0.0, 0.3])
+@pytest.mark.parametrize("T", [5, 6])
+def test_causal_blocks_give_the_whole_products_results(p, T, backend, monkeypatch):
+    # The products that skip the masked top-right quarter against the same op on whole matrices
+    # (causal_blocks patched to one block), in float64: outputs, dx, dW, db and the mask agree.
+    from tinygrad_drop.ops import attention
+    x, weight, bias = (random_array(shape, np.float64, seed) for seed, shape in
+                       enumerate([(3, T, 8), (24, 8), (24,)]))
+    upstream = random_array((3, T, 8), np.float64, seed=3)
+    by_rows, by_keys = attention.causal_blocks(T, T, 4, True)
+    assert len(by_rows) == len(by_keys) == 2  # this shape splits: the blocks really are blocks here
+    results = []
+    for blocks in (attention.causal_blocks, lambda T, S, E, causal: ([(slice(0, T), slice(0, S))],) * 2):
+        monkeypatch.setattr(attention, "causal_blocks", blocks)
+        leaves = [td.tensor(a, requires_grad=True) for a in (x, weight, bias)]
+        out = CausalSelfAttention.apply(*leaves, 2, p, np.uint64(5))
+        (out * td.tensor(upstream)).sum().backward()
+        results.append([out.data] + [leaf.grad.data for leaf in leaves])
+    for split_result, whole_result, name in zip(*results, ["output", "dx", "dweight", "dbias"]):
+        np.testing.assert_allclose(split_result, whole_result, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.attention
+def test_causal_blocks_split_only_where_it_pays():
+    from tinygrad_drop.ops.attention import causal_blocks
+    quarters = ([(slice(0, 32), slice(0, 32)), (slice(32, 64), slice(0, 64))],
+                [(slice(0, 64), slice(0, 32)), (slice(32, 64), slice(32, 64))])
+    assert causal_blocks(64, 64, 32, True) == quarters
+    assert len(causal_blocks(256, 256, 32, True)[0]) == 2
+    whole = [(slice(0, 128), slice(0, 128))]
+    assert causal_blocks(128, 128, 32, True) == (whole, whole)  # halves would lose OpenBLAS's threads
+    assert causal_blocks(64, 64, 32, False)[0] == [(slice(0, 64), slice(0, 64))]  # no mask, no skip
+    assert causal_blocks(4, 6, 8, True)[0] == [(slice(0, 4), slice(0, 6))]  # T != S: whole
+
+
+@pytest.mark.attention
 def test_fused_causal_self_attention_rejects_a_weight_that_does_not_fit():
     x = td.zeros(2, 4, 6)
     with pytest.raises(ValueError, match="causal self-attention: weight of shape"):
