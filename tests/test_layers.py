@@ -218,10 +218,10 @@ def test_causal_blocks_give_the_whole_products_results(p, T, backend, monkeypatc
     x, weight, bias = (random_array(shape, np.float64, seed) for seed, shape in
                        enumerate([(3, T, 8), (24, 8), (24,)]))
     upstream = random_array((3, T, 8), np.float64, seed=3)
-    by_rows, by_keys = attention.causal_blocks(T, T, 4, True)
+    by_rows, by_keys = attention.causal_blocks(T, T, True)
     assert len(by_rows) == len(by_keys) == 2  # this shape splits: the blocks really are blocks here
     results = []
-    for blocks in (attention.causal_blocks, lambda T, S, E, causal: ([(slice(0, T), slice(0, S))],) * 2):
+    for blocks in (attention.causal_blocks, lambda T, S, causal: ([(slice(0, T), slice(0, S))],) * 2):
         monkeypatch.setattr(attention, "causal_blocks", blocks)
         leaves = [td.tensor(a, requires_grad=True) for a in (x, weight, bias)]
         out = CausalSelfAttention.apply(*leaves, 2, p, np.uint64(5))
@@ -236,12 +236,12 @@ def test_causal_blocks_split_only_where_it_pays():
     from tinygrad_drop.ops.attention import causal_blocks
     quarters = ([(slice(0, 32), slice(0, 32)), (slice(32, 64), slice(0, 64))],
                 [(slice(0, 64), slice(0, 32)), (slice(32, 64), slice(32, 64))])
-    assert causal_blocks(64, 64, 32, True) == quarters
-    assert len(causal_blocks(256, 256, 32, True)[0]) == 2
+    assert causal_blocks(64, 64, True) == quarters
+    assert len(causal_blocks(256, 256, True)[0]) == 2
     whole = [(slice(0, 128), slice(0, 128))]
-    assert causal_blocks(128, 128, 32, True) == (whole, whole)  # halves would lose OpenBLAS's threads
-    assert causal_blocks(64, 64, 32, False)[0] == [(slice(0, 64), slice(0, 64))]  # no mask, no skip
-    assert causal_blocks(4, 6, 8, True)[0] == [(slice(0, 4), slice(0, 6))]  # T != S: whole
+    assert causal_blocks(128, 128, True) == (whole, whole)  # measured slower split (WHOLE_PRODUCTS_AT)
+    assert causal_blocks(64, 64, False)[0] == [(slice(0, 64), slice(0, 64))]  # no mask, no skip
+    assert causal_blocks(4, 6, True)[0] == [(slice(0, 4), slice(0, 6))]  # T != S: whole
 
 
 @pytest.mark.attention

@@ -55,25 +55,24 @@ def empty_like_layout(array: np.ndarray, shape: tuple | None = None) -> np.ndarr
     return np.empty_like(array, shape=shape)
 
 
-# OpenBLAS runs a product on one thread when m * n * k <= 65536 * 4 (interface/gemm.c, 0.3.x).
-OPENBLAS_SINGLE_THREAD_MNK = 262_144
+# Block sizes where skipping the quarter made a GPT step slower (scripts/bench.py's model, 4 heads
+# of 32; paired A/B 1.026): at 128 the quarter blocks are 64 x 64 x 32 products, a shape this
+# machine's OpenBLAS multiplies unusually slowly (21 us, against 11 us for 64 x 64 x 33).
+WHOLE_PRODUCTS_AT = (128,)
 
 
-def causal_blocks(T: int, S: int, head_size: int, causal: bool) -> tuple[list, list]:
+def causal_blocks(T: int, S: int, causal: bool) -> tuple[list, list]:
     """The blocks of the (T, S) scores that causal attention needs, as (rows, keys) slice pairs.
 
     Query i sees keys 0..i, so the scores' top-right quarter (rows < T/2, keys >= T/2) is all
     masked: split at h = T/2, the products skip it and do 3/4 of the work. Blocks are listed twice:
     by_rows covers every row once (scores = Q K^T, out = D V, dQ = dZ K build rows), by_keys every
-    key once (dV = D^T dOut, dK = dZ^T Q build keys' rows). No split (one whole block) without a
-    causal mask, for T != S, and where halving a product would drop it below OpenBLAS's threading
-    threshold: at block 128 (4 heads of 32) that made the halves single-threaded and the products
-    29% slower, while at block 64 (one thread either way) they got 31% faster and at 256 21%
-    (a GPT training step: 1.4-2.4% faster at block 64, 2.1% at 256)."""
+    key once (dV = D^T dOut, dK = dZ^T Q build keys' rows). One whole block without a causal mask,
+    for T != S, and at the block sizes in WHOLE_PRODUCTS_AT. Measured: the per-head products 31%
+    faster at block 64 and 21% at 256, a GPT training step 1.4-2.4% and 2.1% faster."""
     whole = [(slice(0, T), slice(0, S))]
     h = T // 2
-    full_mnk, half_mnk = T * S * head_size, h * S * head_size
-    if not causal or T != S or h == 0 or half_mnk <= OPENBLAS_SINGLE_THREAD_MNK < full_mnk:
+    if not causal or T != S or h == 0 or T in WHOLE_PRODUCTS_AT:
         return whole, whole
     by_rows = [(slice(0, h), slice(0, h)), (slice(h, T), slice(0, S))]
     by_keys = [(slice(0, T), slice(0, h)), (slice(h, T), slice(h, S))]
@@ -94,7 +93,7 @@ def attention_forward(q, k, v, bias, has_mask: bool, causal: bool, scale: float,
     """out = dropout(softmax(scale q k^T + bias)) v, for q (..., T, E), k (..., S, E), v (..., S, Ev)
     whose rows are contiguous; returns (P, D), the (BH, T, S) weights backward needs."""
     T, S = q.shape[-2], k.shape[-2]
-    by_rows, _ = causal_blocks(T, S, q.shape[-1], causal)
+    by_rows, _ = causal_blocks(T, S, causal)
     scores = empty_scores(q.shape[:-1] + (S,), q.dtype, by_rows)
     for rows, keys in by_rows:
         np.matmul(q[..., rows, :], k[..., keys, :].swapaxes(-1, -2), out=scores[..., rows, keys])
@@ -111,7 +110,7 @@ def attention_backward(grad, q, k, v, probs, dropped, scale: float, causal: bool
     contiguous) and returns dZ, shaped (..., T, S), which is also a float mask's gradient."""
     weights = dropped.reshape(q.shape[:-1] + (k.shape[-2],))  # D, with q's leading axes
     # Each product below may run block by block (causal_blocks) or on the whole matrices at once.
-    by_rows, by_keys = causal_blocks(weights.shape[-2], weights.shape[-1], q.shape[-1], causal)
+    by_rows, by_keys = causal_blocks(weights.shape[-2], weights.shape[-1], causal)
     # BEGIN SOLUTION attention: follow the backward formulas in the module docstring (dZ from P and D)
     grad_dropped = empty_scores(weights.shape, weights.dtype, by_rows)  # dD; 0 where D is 0 anyway
     for rows, keys in by_rows:
