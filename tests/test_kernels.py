@@ -579,6 +579,28 @@ def test_attention_backends_agree(has_bias, causal, p, shape, dtype):
 
 
 @pytest.mark.attention
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gelu_and_attention_give_the_same_bits_on_threads_and_on_the_calling_thread(dtype, monkeypatch):
+    # The kernels run on threads or on the caller depending on the machine (kernels/__init__.py):
+    # force each way here, so that both are tested whatever the machine's cores.
+    x = gelu_inputs((3, 5000), dtype, seed=9)  # several chunks of the float32 kernel
+    scores, bias, grad = attention_inputs((6, 9, 9), dtype, True, seed=15)
+    results = []
+    for use_threads in (True, False):
+        monkeypatch.setattr(gelu, "threads_beside_products", lambda: use_threads)
+        monkeypatch.setattr(attention, "threads_beside_products", lambda: use_threads)
+        y, dy_dx = gelu.gelu.numba_impl(x, False, True)
+        probs, dropped = attention.attention_probs_forward.numba_impl(
+            scores.copy(), bias, True, True, 0.7, 0.25, np.uint64(3)
+        )
+        dscores = attention.attention_probs_backward.numba_impl(probs, dropped, grad.copy(), 0.7)
+        results.append((y, dy_dx, probs, dropped, dscores))
+    assert_close(results[1][0], gelu.gelu.numpy_impl(x, False, True)[0], dtype)
+    for threaded, on_the_caller in zip(*results):
+        np.testing.assert_array_equal(threaded, on_the_caller)
+
+
+@pytest.mark.attention
 @pytest.mark.dropout
 @pytest.mark.parametrize("has_bias, causal, p", ATTENTION_CASES)
 @pytest.mark.parametrize("shape", ATTENTION_SHAPES)

@@ -25,17 +25,24 @@ BACKENDS = ("numpy", "numba")
 if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "workqueue"
 
-# Which kernels use threads at all. After a threaded matrix product, OpenBLAS's idle workers spin
-# (for up to ~0.1 s) on the other cores, waiting for the next product. A parallel kernel that runs
-# right after a product therefore gets those cores only in shared time, and a static split waits
-# for its slowest thread: a GELU over 768 x 512 elements took 1.0 ms on two threads alone and
-# 2.3 ms right after a product, slower than one thread (1.8-2.1 ms). Kernels doing arithmetic on
-# data still in cache (GELU, the attention kernels, LayerNorm, dropout) therefore run on the
-# calling thread. Measured in a GPT training step against PyTorch in one process (scripts/bench.py's
-# shape), GELU and attention on one thread made the step 1-4% faster at block 64 (paired A/B
-# medians 0.96-0.99 of the step time) and no slower at block 256 (0.99). The optimizer's update
-# keeps threads for its large arrays: it streams cold memory, where two threads keep twice the
-# loads in flight (kernels/adamw.py).
+
+def threads_beside_products() -> bool:
+    """Whether the kernels that run right after matrix products (GELU, attention) use threads.
+
+    After a threaded product, OpenBLAS's idle workers spin (for up to ~0.1 s) on their cores,
+    waiting for the next one. Where Numba's threads have to share those cores, a parallel kernel
+    gets them only part of the time and its static split waits for the slowest thread: on this
+    project's 2-core machine a GELU over 768 x 512 elements took 1.0 ms on two threads alone and
+    2.3 ms right after a product, no faster than one thread (1.8-2.1 ms), and GPT training steps
+    with and without threads for GELU and attention measured within 1-4% of each other, either
+    way round from run to run. On a 16-core machine, where Numba's threads find idle cores,
+    threads won clearly: the step was 2-3% faster with them at 2 threads and 11% at 8, but 10%
+    slower at 16, where every core has a spinning worker again (paired A/B medians against the
+    calling thread, scripts/bench.py's model at block 64, PyTorch in the process). So threads
+    only where the machine has at least twice as many cores as Numba uses. LayerNorm and dropout
+    run on the calling thread everywhere (measured faster at a GPT's sizes); AdamW's update keeps
+    threads for large arrays (it streams cold memory, kernels/adamw.py)."""
+    return (os.cpu_count() or 1) >= 2 * numba.get_num_threads()
 
 
 def _backend_from_environment() -> str:

@@ -28,18 +28,19 @@ scores into probs (returned as probs), backward turns g into dscores. A fresh (B
 costs a page fault per 4 KB on its first write, which at block 256 (12 MB per layer) made the
 forward kernel a fifth slower.
 
-The Numba kernels run one head at a time on the calling thread (they follow matrix products, see
-kernels/__init__.py); scores are scaled and exponentiated in their own dtype, sums accumulate in
-float64, outputs have the scores' dtype.
+The Numba kernels take one head per thread task where threads pay beside the matrix products
+around them, else one head at a time on the calling thread (kernels/__init__.py); scores are
+scaled and exponentiated in their own dtype, sums accumulate in float64, outputs have the
+scores' dtype.
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from . import Kernel
+from . import Kernel, threads_beside_products
 from .dropout import dropout_apply_numpy
 from .exp_float32 import exp_float32_into
 from .random_bits import drop_threshold, random_bits_jit
@@ -101,61 +102,79 @@ def attention_probs_forward_numba(
         scores.dtype == np.float32,
         probs,
         dropped,
+        threads_beside_products(),
     )
     return probs, dropped
 
 
-@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
-def _attention_probs_forward_kernel(
-    bias, has_bias, causal, scale, threshold, key, keep_scale, float32_exp, probs, dropped
+@njit(cache=True, inline="always")
+def _attention_probs_forward_head(
+    b, bias, has_bias, causal, scale, threshold, key, keep_scale, float32_exp, probs, dropped
 ):
-    """probs holds the scores on entry and their probabilities on exit."""
-    n_heads, n_queries, n_keys = probs.shape
+    """Head b: probs[b] holds its scores on entry and their probabilities on exit."""
+    _, n_queries, n_keys = probs.shape
     # One row at a time, so a row stays in cache through all its steps. Float32 rows take the
     # vectorizable exp of exp_float32.py instead of a scalar math.exp per element, and only over
     # the visible keys (a causal row's masked half is never exponentiated). Measured per GPT call
     # on one thread: 1.14 -> 0.70 ms at block 64.
     scratch_bits = np.empty(n_keys, np.int32)
-    for b in range(n_heads):
-        for i in range(n_queries):
-            n_visible = min(i + 1, n_keys) if causal else n_keys
-            # z = scale * scores + bias over the visible keys, and its max
-            row_max = probs.dtype.type(-np.inf)
+    for i in range(n_queries):
+        n_visible = min(i + 1, n_keys) if causal else n_keys
+        # z = scale * scores + bias over the visible keys, and its max
+        row_max = probs.dtype.type(-np.inf)
+        for j in range(n_visible):
+            z = scale * probs[b, i, j]
+            if has_bias:
+                z += bias[b, i, j]
+            probs[b, i, j] = z
+            row_max = max(row_max, z)
+        # exp(z - max): every exponent <= 0. A row_max of -inf means every visible key has
+        # bias -inf: shifting by +inf makes all its exponentials 0.
+        shift = row_max if row_max > -np.inf else probs.dtype.type(np.inf)
+        for j in range(n_visible):
+            probs[b, i, j] -= shift
+        visible = probs[b, i, :n_visible]
+        if float32_exp:
+            exp_float32_into(visible, visible, scratch_bits[:n_visible])
+        else:
             for j in range(n_visible):
-                z = scale * probs[b, i, j]
-                if has_bias:
-                    z += bias[b, i, j]
-                probs[b, i, j] = z
-                row_max = max(row_max, z)
-            # exp(z - max): every exponent <= 0. A row_max of -inf means every visible key has
-            # bias -inf: shifting by +inf makes all its exponentials 0.
-            shift = row_max if row_max > -np.inf else probs.dtype.type(np.inf)
+                visible[j] = math.exp(visible[j])
+        # normalize by the sum (accumulated in float64); masked keys get probability 0
+        total = 0.0
+        for j in range(n_visible):
+            total += probs[b, i, j]
+        inv_total = probs.dtype.type(0.0 if total == 0.0 else 1.0 / total)  # a NaN total: a NaN row
+        for j in range(n_visible):
+            probs[b, i, j] *= inv_total
+        for j in range(n_visible, n_keys):
+            probs[b, i, j] = 0.0
+        if threshold > 0:
+            # Rounded probs times keep_scale, both in the dtype: the same product numpy forms.
+            # Masked keys have probability 0 whatever their mask bit: no bits drawn for them.
+            first = np.uint64((b * n_queries + i) * n_keys)
             for j in range(n_visible):
-                probs[b, i, j] -= shift
-            visible = probs[b, i, :n_visible]
-            if float32_exp:
-                exp_float32_into(visible, visible, scratch_bits[:n_visible])
-            else:
-                for j in range(n_visible):
-                    visible[j] = math.exp(visible[j])
-            # normalize by the sum (accumulated in float64); masked keys get probability 0
-            total = 0.0
-            for j in range(n_visible):
-                total += probs[b, i, j]
-            inv_total = probs.dtype.type(0.0 if total == 0.0 else 1.0 / total)  # a NaN total: a NaN row
-            for j in range(n_visible):
-                probs[b, i, j] *= inv_total
+                kept = random_bits_jit(key, first + np.uint64(j)) >= threshold
+                dropped[b, i, j] = probs[b, i, j] * keep_scale if kept else 0.0
             for j in range(n_visible, n_keys):
-                probs[b, i, j] = 0.0
-            if threshold > 0:
-                # Rounded probs times keep_scale, both in the dtype: the same product numpy forms.
-                # Masked keys have probability 0 whatever their mask bit: no bits drawn for them.
-                first = np.uint64((b * n_queries + i) * n_keys)
-                for j in range(n_visible):
-                    kept = random_bits_jit(key, first + np.uint64(j)) >= threshold
-                    dropped[b, i, j] = probs[b, i, j] * keep_scale if kept else 0.0
-                for j in range(n_visible, n_keys):
-                    dropped[b, i, j] = 0.0
+                dropped[b, i, j] = 0.0
+
+
+# Heads on threads only where the machine has cores to spare beside the matrix products'
+# (use_threads, see kernels/__init__.py); otherwise one after another on the calling thread.
+@njit(cache=True, parallel=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def _attention_probs_forward_kernel(
+    bias, has_bias, causal, scale, threshold, key, keep_scale, float32_exp, probs, dropped, use_threads
+):
+    if use_threads:
+        for b in prange(probs.shape[0]):
+            _attention_probs_forward_head(
+                b, bias, has_bias, causal, scale, threshold, key, keep_scale, float32_exp, probs, dropped
+            )
+    else:
+        for b in range(probs.shape[0]):
+            _attention_probs_forward_head(
+                b, bias, has_bias, causal, scale, threshold, key, keep_scale, float32_exp, probs, dropped
+            )
 
 
 def attention_probs_backward_numpy(
@@ -173,23 +192,32 @@ def attention_probs_backward_numba(
     probs = np.ascontiguousarray(probs)
     dscores = np.ascontiguousarray(grad_dropped, dtype=probs.dtype)  # itself, unless copied
     dropped = np.ascontiguousarray(dropped, dtype=probs.dtype)
-    _attention_probs_backward_kernel(probs, dropped, dscores, float(scale))
+    _attention_probs_backward_kernel(probs, dropped, dscores, float(scale), threads_beside_products())
     return dscores
 
 
-@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
-def _attention_probs_backward_kernel(probs, dropped, dscores, scale):
-    """dscores holds g = dL/d(dropped) on entry and the scores' gradient on exit."""
-    n_heads, n_queries, n_keys = probs.shape
-    for b in range(n_heads):
-        for i in range(n_queries):
-            # g * dropped, in place, and its row sum
-            total = 0.0
-            for j in range(n_keys):
-                dscores[b, i, j] *= dropped[b, i, j]
-                total += dscores[b, i, j]
-            for j in range(n_keys):
-                dscores[b, i, j] = scale * (dscores[b, i, j] - probs[b, i, j] * total)
+@njit(cache=True, inline="always")
+def _attention_probs_backward_head(b, probs, dropped, dscores, scale):
+    """Head b: dscores[b] holds g = dL/d(dropped) on entry and the scores' gradient on exit."""
+    _, n_queries, n_keys = probs.shape
+    for i in range(n_queries):
+        # g * dropped, in place, and its row sum
+        total = 0.0
+        for j in range(n_keys):
+            dscores[b, i, j] *= dropped[b, i, j]
+            total += dscores[b, i, j]
+        for j in range(n_keys):
+            dscores[b, i, j] = scale * (dscores[b, i, j] - probs[b, i, j] * total)
+
+
+@njit(cache=True, parallel=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def _attention_probs_backward_kernel(probs, dropped, dscores, scale, use_threads):
+    if use_threads:
+        for b in prange(probs.shape[0]):
+            _attention_probs_backward_head(b, probs, dropped, dscores, scale)
+    else:
+        for b in range(probs.shape[0]):
+            _attention_probs_backward_head(b, probs, dropped, dscores, scale)
 
 
 attention_probs_forward = Kernel(

@@ -33,7 +33,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from . import Kernel
+from . import Kernel, threads_beside_products
 from .exp_float32 import exp_float32_into
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -98,13 +98,13 @@ def gelu_numba(x: np.ndarray, approximate: bool, with_derivative: bool, out: np.
     # An empty derivative array tells the kernels to skip it.
     dy_dx = np.empty_like(flat) if with_derivative else np.empty(0, flat.dtype)
     if flat.dtype == np.float32 and not approximate:
-        _gelu_exact_float32_kernel(flat, y, dy_dx)
+        _gelu_exact_float32_kernel(flat, y, dy_dx, threads_beside_products())
     else:
         _gelu_scalar_kernel(flat, y, dy_dx, bool(approximate))
     return y.reshape(x.shape), dy_dx.reshape(x.shape) if with_derivative else None
 
 
-CHUNK = 2048  # elements per pass: the three scratch arrays (24 KB) stay in the L1/L2 caches
+CHUNK = 2048  # elements per pass (and thread task): its three scratch arrays (24 KB) stay in cache
 
 
 @njit(cache=True, inline="always")
@@ -116,39 +116,45 @@ def erfc_factor_float32(t):
     return q
 
 
+@njit(cache=True, inline="always")
+def _gelu_exact_float32_chunk(x, y, dy_dx, start):
+    """GELU of x[start:start + CHUNK], in loops that each write one array so that LLVM vectorizes
+    them (see exp_float32.py): t, the exp, then Phi, gelu' and gelu."""
+    n = min(CHUNK, x.size - start)
+    xs, ys = x[start:start + n], y[start:start + n]
+    t = np.empty(n, np.float32)
+    gauss = np.empty(n, np.float32)  # exp(-x^2/2) = exp(-z^2), shared by Phi and phi
+    scratch_bits = np.empty(n, np.int32)
+    for i in range(n):
+        t[i] = np.float32(1.0) / (np.float32(1.0) + np.float32(0.5 * INV_SQRT_2) * abs(xs[i]))
+    for i in range(n):
+        gauss[i] = np.float32(-0.5) * xs[i] * xs[i]
+    exp_float32_into(gauss, gauss, scratch_bits)
+    for i in range(n):  # t becomes Phi(x): half erfc below 0, reflected above
+        half_erfc = np.float32(0.5) * t[i] * gauss[i] * erfc_factor_float32(t[i])
+        t[i] = np.float32(1.0) - half_erfc if xs[i] > 0 else half_erfc
+    if dy_dx.size > 0:
+        derivative = dy_dx[start:start + n]
+        for i in range(n):
+            derivative[i] = t[i] + xs[i] * np.float32(INV_SQRT_2PI) * gauss[i]
+    for i in range(n):  # last, so that y may overwrite x
+        ys[i] = xs[i] * t[i]
+
+
 # error_model="numpy": a division by zero gives inf instead of raising, so the division needs no
 # per-element check and vectorizes. "contract" lets LLVM fuse each a * b + c into one FMA
 # instruction, which halves the latency of the polynomial chains (and rounds once, not twice).
-# One thread, the caller's: GELU follows a matrix product, whose OpenBLAS workers are still
-# spinning on the other cores (see kernels/__init__.py); a GPT step measured faster this way.
-@njit(cache=True, error_model="numpy", fastmath={"contract"})
-def _gelu_exact_float32_kernel(x, y, dy_dx):
-    """Chunk by chunk, in loops that each write one array so that LLVM vectorizes them (see
-    exp_float32.py): t, the exp, then Phi, gelu and gelu'."""
-    with_derivative = dy_dx.size > 0
-    t_scratch = np.empty(CHUNK, np.float32)
-    gauss_scratch = np.empty(CHUNK, np.float32)
-    bits_scratch = np.empty(CHUNK, np.int32)
-    for start in range(0, x.size, CHUNK):
-        n = min(CHUNK, x.size - start)
-        xs, ys = x[start:start + n], y[start:start + n]
-        t = t_scratch[:n]
-        gauss = gauss_scratch[:n]  # exp(-x^2/2) = exp(-z^2), shared by Phi and phi
-        scratch_bits = bits_scratch[:n]
-        for i in range(n):
-            t[i] = np.float32(1.0) / (np.float32(1.0) + np.float32(0.5 * INV_SQRT_2) * abs(xs[i]))
-        for i in range(n):
-            gauss[i] = np.float32(-0.5) * xs[i] * xs[i]
-        exp_float32_into(gauss, gauss, scratch_bits)
-        for i in range(n):  # t becomes Phi(x): half erfc below 0, reflected above
-            half_erfc = np.float32(0.5) * t[i] * gauss[i] * erfc_factor_float32(t[i])
-            t[i] = np.float32(1.0) - half_erfc if xs[i] > 0 else half_erfc
-        if with_derivative:
-            derivative = dy_dx[start:start + n]
-            for i in range(n):
-                derivative[i] = t[i] + xs[i] * np.float32(INV_SQRT_2PI) * gauss[i]
-        for i in range(n):  # last, so that y may overwrite x
-            ys[i] = xs[i] * t[i]
+# GELU follows a matrix product, so threads only where the machine has cores to spare for them
+# (use_threads, see kernels/__init__.py); otherwise the chunks run one after another on the caller.
+@njit(cache=True, parallel=True, error_model="numpy", fastmath={"contract"})
+def _gelu_exact_float32_kernel(x, y, dy_dx, use_threads):
+    n_chunks = (x.size + CHUNK - 1) // CHUNK
+    if use_threads:
+        for chunk in prange(n_chunks):
+            _gelu_exact_float32_chunk(x, y, dy_dx, chunk * CHUNK)
+    else:
+        for chunk in range(n_chunks):
+            _gelu_exact_float32_chunk(x, y, dy_dx, chunk * CHUNK)
 
 
 @njit(cache=True, parallel=True)
