@@ -3,7 +3,8 @@
 
 The two matrix products go to BLAS; everything between them (scale, mask, causal mask, softmax,
 dropout) is one fused kernel each way (kernels/attention.py). With a causal mask the products
-skip the scores' top-right quarter, which the mask hides entirely (causal_blocks). With P = softmax(S), D = dropout(P):
+skip the scores' top-right quarter, which the mask hides entirely (causal_blocks).
+With P = softmax(S), D = dropout(P):
     forward:  S = scale Q K^T,  out = D V
     backward: dD = dOut V^T,  dV = D^T dOut,  dZ = dD * D - P * rowsum(dD * D),
               dQ = scale dZ K,  dK = scale dZ^T Q,
