@@ -40,8 +40,9 @@ def threads_beside_products() -> bool:
     slower at 16, where every core has a spinning worker again (paired A/B medians against the
     calling thread, scripts/bench.py's model at block 64, PyTorch in the process). So threads
     only where the machine has at least twice as many cores as Numba uses. LayerNorm and dropout
-    run on the calling thread everywhere (measured faster at a GPT's sizes); AdamW's update keeps
-    threads for large arrays (it streams cold memory, kernels/adamw.py)."""
+    run on the calling thread everywhere (measured faster at a GPT's sizes, on 2 cores only:
+    not yet measured on more); AdamW's update keeps threads for large arrays (it streams cold
+    memory, kernels/adamw.py)."""
     return (os.cpu_count() or 1) >= 2 * numba.get_num_threads()
 
 
