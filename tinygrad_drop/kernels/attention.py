@@ -151,10 +151,13 @@ def _attention_probs_forward_head(
         if threshold > 0:
             # Rounded probs times keep_scale, both in the dtype: the same product numpy forms.
             # Masked keys have probability 0 whatever their mask bit: no bits drawn for them.
+            # The product is formed for every key, kept or not: plain vector loads, not the
+            # masked ones a conditional read compiles to (slow on AMD CPUs; see dropout.py).
             first = np.uint64((b * n_queries + i) * n_keys)
             for j in range(n_visible):
+                scaled = probs[b, i, j] * keep_scale
                 kept = random_bits_jit(key, first + np.uint64(j)) >= threshold
-                dropped[b, i, j] = probs[b, i, j] * keep_scale if kept else 0.0
+                dropped[b, i, j] = scaled if kept else probs.dtype.type(0.0)
             for j in range(n_visible, n_keys):
                 dropped[b, i, j] = 0.0
 
