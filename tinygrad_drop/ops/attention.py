@@ -57,10 +57,10 @@ def empty_like_layout(array: np.ndarray, shape: tuple | None = None) -> np.ndarr
 
 
 # Block sizes where skipping the quarter made a GPT step slower (scripts/bench.py's model, 4 heads
-# of 32; paired A/B 1.026 at 128, where each head's products become two of 64 x 64 x 32 and one of
-# 64 x 128 x 32 instead of one 128 x 128 x 32). Why 128 loses is not known: timed alone, in a
+# of 32; paired A/B 1.026 at 128, where each per-head product becomes one of 64 x 64 x 32 and one
+# of 64 x 128 x 32 instead of one of 128 x 128 x 32). Why 128 loses is not known: timed alone, in a
 # process that has already run other products, as a training step has, 64 x 64 x 32 takes 11 us,
-# as long as 64 x 64 x 33. (OpenBLAS starts slow for such shapes, twice as slow, until its first
+# as long as 64 x 64 x 33. (OpenBLAS starts up to twice as slow for such shapes, until its first
 # product of another shape: a benchmark of them alone measures that start, not a training step.)
 WHOLE_PRODUCTS_AT = (128,)
 
