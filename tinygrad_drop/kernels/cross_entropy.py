@@ -56,10 +56,10 @@ def cross_entropy_forward_numba(
     return float(row_losses.sum()), int(np.count_nonzero(target != ignore_index)), lse
 
 
-# Rows go to threads in blocks, each with its own scratch rows for the exps. Float32 logits take
-# their exps from exp_float32_into (vectorized, a few ulps): math.exp is a scalar libm call of
-# ~10 ns, which made these kernels cost ~0.5 ms for a GPT step's 768 x 65 logits. Float64 logits
-# (the gradchecks) keep math.exp.
+# Rows go to threads in blocks, each with its own scratch row for the forward's exps. Float32
+# logits take their exps from exp_float32_into (vectorized, a few ulps): math.exp is a scalar libm
+# call of ~10 ns, which made these kernels cost ~0.5 ms for a GPT step's 768 x 65 logits. Float64
+# logits (the gradchecks) keep math.exp.
 ROWS_PER_TASK = 64
 
 
@@ -70,7 +70,6 @@ def _cross_entropy_forward_kernel(logits, target, ignore_index, float32_exp):
     row_losses = np.zeros(n_rows)
     for task in prange((n_rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK):
         shifted = np.empty(n_classes, np.float32)
-        scratch_bits = np.empty(n_classes, np.int32)
         for i in range(task * ROWS_PER_TASK, min(n_rows, (task + 1) * ROWS_PER_TASK)):
             row_max = -np.inf
             for j in range(n_classes):
@@ -79,7 +78,7 @@ def _cross_entropy_forward_kernel(logits, target, ignore_index, float32_exp):
             if float32_exp:
                 for j in range(n_classes):
                     shifted[j] = logits[i, j] - row_max
-                exp_float32_into(shifted, shifted, scratch_bits)
+                exp_float32_into(shifted, shifted)
                 for j in range(n_classes):
                     total += shifted[j]
             else:
@@ -122,7 +121,6 @@ def _cross_entropy_backward_kernel(logits, target, lse, ignore_index, scale, flo
     n_rows, n_classes = logits.shape
     dlogits = np.empty_like(logits)
     for task in prange((n_rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK):
-        scratch_bits = np.empty(n_classes, np.int32)
         for i in range(task * ROWS_PER_TASK, min(n_rows, (task + 1) * ROWS_PER_TASK)):
             t = target[i]
             row = dlogits[i]
@@ -132,7 +130,7 @@ def _cross_entropy_backward_kernel(logits, target, lse, ignore_index, scale, flo
             for j in range(n_classes):  # log softmax, <= 0 since lse >= the row's max
                 row[j] = logits[i, j] - lse[i]
             if float32_exp:
-                exp_float32_into(row, row, scratch_bits)
+                exp_float32_into(row, row)
             else:
                 for j in range(n_classes):
                     row[j] = math.exp(row[j])

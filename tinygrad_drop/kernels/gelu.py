@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import Kernel, threads_beside_products
-from .exp_float32 import exp_float32_into
+from .exp_float32 import exp_float32
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 INV_SQRT_2 = 1.0 / math.sqrt(2.0)
@@ -93,18 +93,24 @@ def gelu_numba(x: np.ndarray, approximate: bool, with_derivative: bool, out: np.
     flat = np.ascontiguousarray(x).reshape(-1)
     if out is not None and not (out.flags.c_contiguous and out.shape == x.shape and out.dtype == x.dtype):
         raise ValueError("gelu: out must be a C-contiguous array of the input's shape and dtype")
-    # Every kernel reads x[i] before it writes y[i], so y may be x itself (LinearGELU's in-place use).
-    y = np.empty_like(flat) if out is None else out.reshape(-1)
-    # An empty derivative array tells the kernels to skip it.
-    dy_dx = np.empty_like(flat) if with_derivative else np.empty(0, flat.dtype)
     if flat.dtype == np.float32 and not approximate:
-        _gelu_exact_float32_kernel(flat, y, dy_dx, threads_beside_products())
+        # This kernel works in place: y holds x on entry, a copy of it unless y is x itself
+        # (LinearGELU's use). It always writes gelu'(x) too: that costs it one more store.
+        y = flat.copy() if out is None else out.reshape(-1)
+        if out is not None and out is not x:
+            y[...] = flat
+        dy_dx = np.empty_like(flat)
+        _gelu_exact_float32_kernel(y, dy_dx, threads_beside_products())
     else:
+        # Reads x[i] before it writes y[i], so y may be x itself. An empty derivative array tells
+        # the kernel to skip it.
+        y = np.empty_like(flat) if out is None else out.reshape(-1)
+        dy_dx = np.empty_like(flat) if with_derivative else np.empty(0, flat.dtype)
         _gelu_scalar_kernel(flat, y, dy_dx, bool(approximate))
     return y.reshape(x.shape), dy_dx.reshape(x.shape) if with_derivative else None
 
 
-CHUNK = 2048  # elements per pass (and thread task): its three scratch arrays (24 KB) stay in cache
+CHUNK = 2048  # elements per thread task
 
 
 @njit(cache=True, inline="always")
@@ -117,28 +123,25 @@ def erfc_factor_float32(t):
 
 
 @njit(cache=True, inline="always")
-def _gelu_exact_float32_chunk(x, y, dy_dx, start):
-    """GELU of x[start:start + CHUNK], in loops that each write one array so that LLVM vectorizes
-    them (see exp_float32.py): t, the exp, then Phi, gelu' and gelu."""
-    n = min(CHUNK, x.size - start)
-    xs, ys = x[start:start + n], y[start:start + n]
-    t = np.empty(n, np.float32)
-    gauss = np.empty(n, np.float32)  # exp(-x^2/2) = exp(-z^2), shared by Phi and phi
-    scratch_bits = np.empty(n, np.int32)
-    for i in range(n):
-        t[i] = np.float32(1.0) / (np.float32(1.0) + np.float32(0.5 * INV_SQRT_2) * abs(xs[i]))
-    for i in range(n):
-        gauss[i] = np.float32(-0.5) * xs[i] * xs[i]
-    exp_float32_into(gauss, gauss, scratch_bits)
-    for i in range(n):  # t becomes Phi(x): half erfc below 0, reflected above
-        half_erfc = np.float32(0.5) * t[i] * gauss[i] * erfc_factor_float32(t[i])
-        t[i] = np.float32(1.0) - half_erfc if xs[i] > 0 else half_erfc
-    if dy_dx.size > 0:
-        derivative = dy_dx[start:start + n]
-        for i in range(n):
-            derivative[i] = t[i] + xs[i] * np.float32(INV_SQRT_2PI) * gauss[i]
-    for i in range(n):  # last, so that y may overwrite x
-        ys[i] = xs[i] * t[i]
+def _gelu_exact_float32_element(xi):
+    """(gelu(xi), gelu'(xi)) for a float32 xi: t, the exp, Phi, then value and derivative."""
+    t = np.float32(1.0) / (np.float32(1.0) + np.float32(0.5 * INV_SQRT_2) * abs(xi))
+    gauss = exp_float32(np.float32(-0.5) * xi * xi)  # exp(-x^2/2) = exp(-z^2), shared by Phi and phi
+    half_erfc = np.float32(0.5) * t * gauss * erfc_factor_float32(t)
+    cdf = np.float32(1.0) - half_erfc if xi > 0 else half_erfc  # half erfc below 0, reflected above
+    return xi * cdf, cdf + xi * np.float32(INV_SQRT_2PI) * gauss
+
+
+@njit(cache=True, inline="always")
+def _gelu_exact_float32_chunk(y, dy_dx, start):
+    """GELU of y[start:start + CHUNK] in place, one loop that LLVM vectorizes whole: each element
+    read once, value and derivative written once. In place because a loop reading x and writing
+    a y that may be x vectorizes only after a run-time check that the two do not overlap, and
+    LinearGELU's y is x: that loop ran scalar, four times slower (and so did this one written
+    as `for i in range(start, stop)` instead of over slices)."""
+    ys, derivatives = y[start:start + CHUNK], dy_dx[start:start + CHUNK]
+    for i in range(ys.size):
+        ys[i], derivatives[i] = _gelu_exact_float32_element(ys[i])
 
 
 # error_model="numpy": a division by zero gives inf instead of raising, so the division needs no
@@ -147,14 +150,14 @@ def _gelu_exact_float32_chunk(x, y, dy_dx, start):
 # GELU follows a matrix product, so threads only where the machine has cores to spare for them
 # (use_threads, see kernels/__init__.py); otherwise the chunks run one after another on the caller.
 @njit(cache=True, parallel=True, error_model="numpy", fastmath={"contract"})
-def _gelu_exact_float32_kernel(x, y, dy_dx, use_threads):
-    n_chunks = (x.size + CHUNK - 1) // CHUNK
+def _gelu_exact_float32_kernel(y, dy_dx, use_threads):
+    n_chunks = (y.size + CHUNK - 1) // CHUNK
     if use_threads:
         for chunk in prange(n_chunks):
-            _gelu_exact_float32_chunk(x, y, dy_dx, chunk * CHUNK)
+            _gelu_exact_float32_chunk(y, dy_dx, chunk * CHUNK)
     else:
         for chunk in range(n_chunks):
-            _gelu_exact_float32_chunk(x, y, dy_dx, chunk * CHUNK)
+            _gelu_exact_float32_chunk(y, dy_dx, chunk * CHUNK)
 
 
 @njit(cache=True, parallel=True)
