@@ -228,6 +228,24 @@ def test_gelu_can_write_over_its_input(approximate, dtype):
 
 
 @pytest.mark.parametrize("approximate", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gelu_leaves_its_input_alone_unless_asked_to_write_over_it(approximate, dtype):
+    # The float32 Numba kernel works in place on y, so the wrapper must first give it a copy of x
+    # (no out) or x's values in out (another array): x itself is never changed.
+    x = gelu_inputs((3, 5000), dtype, seed=10)
+    untouched = x.copy()
+    for implementation in both_implementations(gelu.gelu):
+        expected_y, expected_derivative = gelu.gelu.numpy_impl(untouched, approximate, True)
+        y, _ = implementation(x, approximate, False)
+        out = np.full_like(x, np.nan)
+        y_out, dy_dx = implementation(x, approximate, True, out)
+        np.testing.assert_array_equal(x, untouched)
+        assert y_out is out or np.shares_memory(y_out, out)
+        for result, expected in ((y, expected_y), (y_out, expected_y), (dy_dx, expected_derivative)):
+            assert_close(result, expected, dtype)
+
+
+@pytest.mark.parametrize("approximate", [False, True])
 @pytest.mark.parametrize("shape", GELU_SHAPES)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_gelu_matches_torch(approximate, shape, dtype):
