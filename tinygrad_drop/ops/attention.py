@@ -85,7 +85,8 @@ def causal_blocks(T: int, S: int, causal: bool) -> tuple[list, list]:
 
 def empty_scores(shape: tuple, dtype, by_rows: list) -> np.ndarray:
     """A new (..., T, S) array for scores or their gradient, with zeros where no block writes: the
-    kernels read every key of a row, and a skipped quarter must hold finite numbers there."""
+    numpy references (both ways) and the Numba backward kernel read every key of a row, so a
+    skipped quarter must hold finite numbers there."""
     scores = np.empty(shape, dtype)
     for rows, keys in by_rows:
         scores[..., rows, keys.stop:] = 0.0
