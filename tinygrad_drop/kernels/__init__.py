@@ -47,11 +47,11 @@ def threads_beside_products() -> bool:
     Nor does splitting the products over threads of one's own free the second core (tried: each
     block of rows a single-threaded BLAS call, on the caller and a helper thread, BLAS told to use
     one thread meanwhile). In a step the split Linear products ran ~6% slower than OpenBLAS's two
-    threads and the per-head products 25-37% faster, and the whole step was 3-5% slower, with or
-    without threads in GELU and attention: on this VM a thread that has slept through ~0.5 ms of
-    other work starts ~150 us after it is woken (~12 us when woken back to back), and a helper
-    that spin-waited ~1 ms before sleeping (started in ~30 us) did no better. OpenBLAS's spinning
-    is what makes its own threads quick to start."""
+    threads and the per-head products took 23-37% less time, and the whole step was 3-5% slower,
+    with or without threads in GELU and attention: on this VM a thread that has slept through
+    ~0.5 ms of other work starts ~150 us after it is woken (~12 us when woken back to back), and a
+    helper that spin-waited ~1 ms before sleeping (started in ~30 us) did no better. OpenBLAS's
+    spinning is what makes its own threads quick to start."""
     return (os.cpu_count() or 1) >= 2 * numba.get_num_threads()
 
 
