@@ -32,8 +32,10 @@ def threads_beside_products() -> bool:
     After a threaded product, OpenBLAS's idle workers spin (for up to ~0.1 s) on their cores,
     waiting for the next one. Where Numba's threads have to share those cores, a parallel kernel
     gets them only part of the time and its static split waits for the slowest thread: on this
-    project's 2-core machine a GELU over 768 x 512 elements took 1.0-1.1 ms on two threads alone
-    and 1.5-1.7 ms right after a product, no faster than one thread (1.4-1.6 ms), and GPT steps
+    project's 2-core machine a GELU over 768 x 512 elements took 0.78 ms on two threads called
+    back to back and 1.57 ms right after a product, no faster than one thread (1.43-1.52 ms;
+    medians, the one-pass kernel of gelu.py; two threads after a 0.2 s pause, whose workers had
+    gone to sleep, took 1.62 ms: see the wake-up below), and GPT steps
     with and without threads for GELU and attention measured within 1-4% of each other, either
     way round from run to run. On a 16-core machine, where Numba's threads find idle cores,
     threads won clearly: the step was 2-3% faster with them at 2 threads and 11% at 8, but 10%
