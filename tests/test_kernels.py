@@ -597,23 +597,31 @@ def test_attention_backends_agree(has_bias, causal, p, shape, dtype):
 
 
 @pytest.mark.attention
+@pytest.mark.layernorm
+@pytest.mark.dropout
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_gelu_and_attention_give_the_same_bits_on_threads_and_on_the_calling_thread(dtype, monkeypatch):
+def test_kernels_give_the_same_bits_on_threads_and_on_the_calling_thread(dtype, monkeypatch):
     # The kernels run on threads or on the caller depending on the machine (kernels/__init__.py):
     # force each way here, so that both are tested whatever the machine's cores.
     x = gelu_inputs((3, 5000), dtype, seed=9)  # several chunks of the float32 kernel
     scores, bias, grad = attention_inputs((6, 9, 9), dtype, True, seed=15)
+    rows, weight, row_bias, row_grad = layer_norm_inputs((150, 33), dtype, seed=4)  # 3 tasks of rows
+    flat = np.random.default_rng(5).standard_normal(40000).astype(dtype)  # 3 chunks of dropout
     results = []
     for use_threads in (True, False):
-        monkeypatch.setattr(gelu, "threads_beside_products", lambda: use_threads)
-        monkeypatch.setattr(attention, "threads_beside_products", lambda: use_threads)
+        for module in (gelu, attention, layer_norm, dropout):
+            monkeypatch.setattr(module, "threads_beside_products", lambda: use_threads)
         y, dy_dx = gelu.gelu.numba_impl(x, False, True)
         probs, dropped = attention.attention_probs_forward.numba_impl(
             scores.copy(), bias, True, True, 0.7, 0.25, np.uint64(3)
         )
         dscores = attention.attention_probs_backward.numba_impl(probs, dropped, grad.copy(), 0.7)
-        results.append((y, dy_dx, probs, dropped, dscores))
+        normalized, mean, rstd = layer_norm.layer_norm_forward.numba_impl(rows, weight, row_bias, 1e-5)
+        row_grads = layer_norm.layer_norm_backward.numba_impl(row_grad, rows, weight, mean, rstd)
+        kept = dropout.dropout_apply.numba_impl(flat, 0.3, np.uint64(11), 1 / 0.7)
+        results.append((y, dy_dx, probs, dropped, dscores, normalized, mean, rstd, *row_grads, kept))
     assert_close(results[1][0], gelu.gelu.numpy_impl(x, False, True)[0], dtype)
+    assert_close(results[1][-1], dropout.dropout_apply.numpy_impl(flat, 0.3, np.uint64(11), 1 / 0.7), dtype)
     for threaded, on_the_caller in zip(*results):
         np.testing.assert_array_equal(threaded, on_the_caller)
 

@@ -15,15 +15,19 @@ from typing import Callable
 
 import numba
 
+from .blas_threads import can_share_blas_threads, share_blas_threads, shares_blas_threads
+
 BACKENDS = ("numpy", "numba")
 
-# Numba's parallel kernels run between numpy's BLAS calls, whose OpenBLAS threads keep spinning for
-# a while after each matrix product. Numba's OpenMP layer spins too, and on a 2-core machine the two
-# pools then wait on each other: a GPT step measured 5-9x slower than with Numba's own "workqueue"
-# pool, whose idle workers sleep. So workqueue is the default here unless the user chose a layer
-# (OpenMP with OMP_WAIT_POLICY=PASSIVE measured no faster than workqueue in a step).
+# Numba's parallel kernels run between numpy's BLAS calls. Where numpy's OpenBLAS can run its
+# threaded products on Numba's threads (blas_threads.py), one pool serves both, on Numba's OpenMP
+# layer: its idle threads spin briefly, so kernels after a product start on warm threads. Otherwise
+# the two pools stay apart, and then OpenMP's spinning threads and OpenBLAS's wait on each other (a
+# 2-core machine measured a GPT step 5-9x slower) while Numba's "workqueue" pool, whose idle workers
+# sleep, does not: the default there. A threading layer the user chose is kept either way.
 if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = "workqueue"
+    numba.config.THREADING_LAYER = "omp" if can_share_blas_threads() else "workqueue"
+share_blas_threads()
 
 
 def threads_beside_products() -> bool:
@@ -54,7 +58,7 @@ def threads_beside_products() -> bool:
     ~0.5 ms of other work starts ~150 us after it is woken (~12 us when woken back to back), and a
     helper that spin-waited ~1 ms before sleeping (started in ~30 us) did no better. OpenBLAS's
     spinning is what makes its own threads quick to start."""
-    return (os.cpu_count() or 1) >= 2 * numba.get_num_threads()
+    return shares_blas_threads() or (os.cpu_count() or 1) >= 2 * numba.get_num_threads()
 
 
 def _backend_from_environment() -> str:

@@ -24,9 +24,9 @@ both backends, so their outputs are bit-identical.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from . import Kernel
+from . import Kernel, threads_beside_products
 from .random_bits import drop_threshold, random_bits, random_bits_jit
 
 
@@ -59,7 +59,8 @@ def dropout_apply_numpy(x: np.ndarray, p: float, key: np.uint64, scale: float) -
 def dropout_apply_numba(x: np.ndarray, p: float, key: np.uint64, scale: float) -> np.ndarray:
     flat = np.ascontiguousarray(x).reshape(-1)
     # scale is passed in x's dtype so the kernel multiplies in that dtype, like numpy does.
-    y = _dropout_apply_kernel(flat, drop_threshold(p), np.uint64(key), x.dtype.type(scale))
+    y = np.empty_like(flat)
+    _dropout_apply_kernel(flat, drop_threshold(p), np.uint64(key), x.dtype.type(scale), y, threads_beside_products())
     return y.reshape(x.shape)
 
 
@@ -67,18 +68,26 @@ def dropout_apply_numba(x: np.ndarray, p: float, key: np.uint64, scale: float) -
 # vs 206 us, 802 vs 869 us), waking them costs 40-85 us per call, and inside a training step, where
 # OpenBLAS's threads still spin after each matrix product, the threaded kernel lost: Dropout in
 # `scripts/bench.py --profile` went from about 8 to 5.5 ms per step with this serial loop.
-@njit(cache=True)
-def _dropout_apply_kernel(x, threshold, key, scale):
-    # Drawing the bit and scaling in one loop: no mask array is ever written or read. x[i] is read
-    # whether or not the element is kept, so that LLVM loads eight elements with one plain vector
-    # load and picks product or zero with a blend. Read only for kept elements (an if/else), the
-    # loop used masked vector loads, which this project's AMD CPU executes slowly: 2.1 -> 1.5 ns
-    # per element at 98k elements, the same bits.
-    y = np.empty_like(x)
-    for i in range(x.size):
-        scaled = x[i] * scale
-        y[i] = scaled if random_bits_jit(key, np.uint64(i)) >= threshold else x.dtype.type(0.0)
-    return y
+CHUNK = 16384
+
+
+@njit(cache=True, inline="always")
+def _dropout_apply_chunk(x, threshold, key, scale, y, start):
+    xs, ys = x[start:start + CHUNK], y[start:start + CHUNK]
+    for k in range(xs.size):
+        scaled = xs[k] * scale
+        ys[k] = scaled if random_bits_jit(key, np.uint64(start + k)) >= threshold else x.dtype.type(0.0)
+
+
+@njit(cache=True, parallel=True)
+def _dropout_apply_kernel(x, threshold, key, scale, y, use_threads):
+    n_chunks = (x.size + CHUNK - 1) // CHUNK
+    if use_threads:
+        for chunk in prange(n_chunks):
+            _dropout_apply_chunk(x, threshold, key, scale, y, chunk * CHUNK)
+    else:
+        for chunk in range(n_chunks):
+            _dropout_apply_chunk(x, threshold, key, scale, y, chunk * CHUNK)
 
 
 dropout_mask = Kernel("dropout_mask", dropout_mask_numpy, dropout_mask_numba)

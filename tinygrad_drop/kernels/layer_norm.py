@@ -28,9 +28,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from . import Kernel
+from . import Kernel, threads_beside_products
 
 # Both kernels run on one thread: at a GPT's sizes (768 rows of 128) a call takes a fraction of a
 # millisecond, and waking threads cost more than they saved (measured with float64 arithmetic,
@@ -39,6 +39,7 @@ from . import Kernel
 # different summation order, so the last bits differ from a sequential loop); "contract" fuses
 # multiply-adds; error_model="numpy" drops the division-by-zero checks.
 FAST_ROWS = dict(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+ROWS_PER_TASK = 64
 # Backward without "contract": fused into grad * weight - mean(gw), the product would skip the
 # rounding its copy inside mean(gw) had, and a constant row's dx, exactly 0, would become
 # rstd * (that rounding error): 1.5e-5 for a one-feature row in float32.
@@ -59,17 +60,15 @@ def layer_norm_forward_numba(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return _layer_norm_forward_kernel(
-        np.ascontiguousarray(x), np.ascontiguousarray(weight), np.ascontiguousarray(bias), float(eps)
+        np.ascontiguousarray(x), np.ascontiguousarray(weight), np.ascontiguousarray(bias), float(eps),
+        threads_beside_products(),
     )
 
 
-@njit(**FAST_ROWS)
-def _layer_norm_forward_kernel(x, weight, bias, eps):
+@njit(cache=True, inline="always")
+def _layer_norm_forward_rows(x, weight, bias, eps, y, mean, rstd, task):
     n_rows, n_cols = x.shape
-    y = np.empty_like(x)
-    mean = np.empty(n_rows, dtype=x.dtype)
-    rstd = np.empty(n_rows, dtype=x.dtype)
-    for i in range(n_rows):
+    for i in range(task * ROWS_PER_TASK, min(n_rows, (task + 1) * ROWS_PER_TASK)):
         shift = float(x[i, 0])
         shifted_sum = 0.0
         shifted_sum_sq = 0.0
@@ -86,6 +85,21 @@ def _layer_norm_forward_kernel(x, weight, bias, eps):
         row_mean, row_rstd = mean[i], rstd[i]
         for j in range(n_cols):
             y[i, j] = (x[i, j] - row_mean) * row_rstd * weight[j] + bias[j]
+
+
+@njit(parallel=True, **FAST_ROWS)
+def _layer_norm_forward_kernel(x, weight, bias, eps, use_threads):
+    n_rows = x.shape[0]
+    y = np.empty_like(x)
+    mean = np.empty(n_rows, dtype=x.dtype)
+    rstd = np.empty(n_rows, dtype=x.dtype)
+    n_tasks = (n_rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK
+    if use_threads:
+        for task in prange(n_tasks):
+            _layer_norm_forward_rows(x, weight, bias, eps, y, mean, rstd, task)
+    else:
+        for task in range(n_tasks):
+            _layer_norm_forward_rows(x, weight, bias, eps, y, mean, rstd, task)
     return y, mean, rstd
 
 
@@ -111,16 +125,14 @@ def layer_norm_backward_numba(
         np.ascontiguousarray(weight),
         np.ascontiguousarray(mean),
         np.ascontiguousarray(rstd),
+        threads_beside_products(),
     )
 
 
-@njit(**FAST_ROWS_UNFUSED)
-def _layer_norm_backward_kernel(grad, x, weight, mean, rstd):
+@njit(cache=True, inline="always")
+def _layer_norm_backward_rows(grad, x, weight, mean, rstd, dx, dweight_sum, dbias_sum, task):
     n_rows, n_cols = x.shape
-    dx = np.empty_like(x)
-    dweight_sum = np.zeros(n_cols)
-    dbias_sum = np.zeros(n_cols)
-    for i in range(n_rows):
+    for i in range(task * ROWS_PER_TASK, min(n_rows, (task + 1) * ROWS_PER_TASK)):
         row_mean = mean[i]
         row_rstd = rstd[i]
         # First pass: the two row means dx needs, and this row's share of dweight and dbias.
@@ -131,14 +143,35 @@ def _layer_norm_backward_kernel(grad, x, weight, mean, rstd):
             gw = grad[i, j] * weight[j]
             sum_gw += gw
             sum_gw_xhat += gw * xhat
-            dweight_sum[j] += grad[i, j] * xhat
-            dbias_sum[j] += grad[i, j]
+            dweight_sum[task, j] += grad[i, j] * xhat
+            dbias_sum[task, j] += grad[i, j]
         mean_gw = x.dtype.type(sum_gw / n_cols)
         mean_gw_xhat = x.dtype.type(sum_gw_xhat / n_cols)
         for j in range(n_cols):
             xhat = (x[i, j] - row_mean) * row_rstd
             dx[i, j] = row_rstd * (grad[i, j] * weight[j] - mean_gw - xhat * mean_gw_xhat)
-    return dx, dweight_sum.astype(weight.dtype), dbias_sum.astype(weight.dtype)
+
+
+@njit(parallel=True, **FAST_ROWS_UNFUSED)
+def _layer_norm_backward_kernel(grad, x, weight, mean, rstd, use_threads):
+    n_rows, n_cols = x.shape
+    dx = np.empty_like(x)
+    n_tasks = (n_rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK
+    dweight_sum = np.zeros((n_tasks, n_cols))
+    dbias_sum = np.zeros((n_tasks, n_cols))
+    if use_threads:
+        for task in prange(n_tasks):
+            _layer_norm_backward_rows(grad, x, weight, mean, rstd, dx, dweight_sum, dbias_sum, task)
+    else:
+        for task in range(n_tasks):
+            _layer_norm_backward_rows(grad, x, weight, mean, rstd, dx, dweight_sum, dbias_sum, task)
+    dweight = np.zeros(n_cols)
+    dbias = np.zeros(n_cols)
+    for task in range(n_tasks):
+        for j in range(n_cols):
+            dweight[j] += dweight_sum[task, j]
+            dbias[j] += dbias_sum[task, j]
+    return dx, dweight.astype(weight.dtype), dbias.astype(weight.dtype)
 
 
 layer_norm_forward = Kernel(

@@ -1,0 +1,111 @@
+"""numpy's matrix products on Numba's threads (kernels/blas_threads.py): the same results as on
+OpenBLAS's own threads, every job run once, no hang with fewer Numba threads than jobs, and a way
+to turn it off. Each case that needs a fresh process (the pool is chosen at import) runs one."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numba
+import numpy as np
+import pytest
+
+from tinygrad_drop.kernels import blas_threads
+
+pytestmark = pytest.mark.matmul
+ROOT = Path(__file__).resolve().parent.parent
+
+needs_sharing = pytest.mark.skipif(
+    not blas_threads.shares_blas_threads(),
+    reason="numpy's BLAS runs on its own threads here (no OpenBLAS callback or no OpenMP layer)",
+)
+
+# Products big enough for OpenBLAS to split them over threads, and small ones it runs alone.
+PRODUCTS_SCRIPT = """
+import hashlib, sys
+import numpy as np
+import numba
+from tinygrad_drop.kernels import blas_threads
+digest = hashlib.sha256()
+rng = np.random.default_rng(0)
+for m, k, n in [(768, 128, 512), (512, 512, 512), (64, 64, 32), (1000, 300, 700)]:
+    for dtype in (np.float32, np.float64):
+        a = rng.standard_normal((m, k)).astype(dtype)
+        b = rng.standard_normal((k, n)).astype(dtype)
+        digest.update((a @ b).tobytes())
+        digest.update((a.T.copy().T @ b).tobytes())
+digest.update((rng.standard_normal((48, 64, 32)).astype(np.float32) @ rng.standard_normal((48, 32, 64)).astype(np.float32)).tobytes())
+print(blas_threads.shares_blas_threads(), numba.config.THREADING_LAYER, digest.hexdigest())
+"""
+
+
+def run_python(script: str, timeout: float = 120, **env_overrides) -> list[str]:
+    env = dict(os.environ, **env_overrides)
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.split()
+
+
+@needs_sharing
+def test_products_on_numba_threads_give_the_same_bits_as_on_openblas_threads():
+    shared, shared_layer, shared_digest = run_python(PRODUCTS_SCRIPT, OPENBLAS_NUM_THREADS="2",
+                                                     NUMBA_NUM_THREADS="2")
+    apart, apart_layer, apart_digest = run_python(PRODUCTS_SCRIPT, OPENBLAS_NUM_THREADS="2", NUMBA_NUM_THREADS="2",
+                                                  TINYGRAD_DROP_SHARED_THREADS="0")
+    assert (shared, shared_layer) == ("True", "omp")
+    assert (apart, apart_layer) == ("False", "workqueue")
+    assert shared_digest == apart_digest
+
+
+@needs_sharing
+def test_products_on_numba_threads_match_float64():
+    rng = np.random.default_rng(1)
+    for m, k, n in [(768, 128, 512), (300, 1000, 200)]:
+        a = rng.standard_normal((m, k)).astype(np.float32)
+        b = rng.standard_normal((k, n)).astype(np.float32)
+        np.testing.assert_allclose(a @ b, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+
+
+@needs_sharing
+def test_run_blas_jobs_runs_every_job_once_each_on_its_own_slot():
+    # A stand-in for OpenBLAS's dojob: writes the slot it was given into its job (one int64 each).
+    @numba.cfunc(numba.types.void(numba.types.int32, numba.types.voidptr, numba.types.int32))
+    def record_slot(slot, job, data):
+        numba.carray(job, 1, dtype=np.int64)[0] = slot * 1000 + data
+
+    n_jobs = numba.config.NUMBA_NUM_THREADS
+    jobs = np.full(n_jobs, -1, dtype=np.int64)
+    top = blas_threads.TOP_SLOT
+    blas_threads.run_blas_jobs(record_slot.address, n_jobs, jobs.itemsize, jobs.ctypes.data, 7, top)
+    slots = sorted(int(j) // 1000 for j in jobs)
+    assert (jobs % 1000 == 7).all()
+    assert slots == list(range(top - n_jobs + 1, top + 1))  # one Numba thread per job, none shared
+
+
+@needs_sharing
+def test_fewer_numba_threads_than_blas_jobs_does_not_hang():
+    # OpenBLAS's jobs wait for one another: run one after another on a single thread they would
+    # wait forever (they did, before run_blas_jobs raised the thread count to the number of jobs).
+    script = """
+import numba, numpy as np
+import tinygrad_drop
+numba.set_num_threads(1)
+a = np.random.default_rng(2).standard_normal((1024, 1024)).astype(np.float32)
+error = np.abs(a @ a - a.astype(np.float64) @ a).max()
+print(numba.get_num_threads(), error < 1e-2)
+"""
+    assert run_python(script, timeout=60, OPENBLAS_NUM_THREADS="2", NUMBA_NUM_THREADS="2") == ["1", "True"]
+
+
+def test_a_threading_layer_the_user_chose_is_kept():
+    script = """
+import numba, numpy as np
+import tinygrad_drop
+from tinygrad_drop.kernels import blas_threads
+numba.njit(parallel=True)(lambda a: a.sum())(np.ones(4))  # starts Numba's threads
+print(numba.threading_layer(), blas_threads.shares_blas_threads())
+"""
+    assert run_python(script, NUMBA_THREADING_LAYER="workqueue") == ["workqueue", "False"]
