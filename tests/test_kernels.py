@@ -24,6 +24,7 @@ from tinygrad_drop.kernels import (
     layer_norm,
     softmax,
 )
+from tinygrad_drop.kernels import bias as bias_kernels
 from tinygrad_drop.kernels.exp_float32 import exp_float32_into
 from tinygrad_drop.kernels.random_bits import hash32, random_bits, random_bits_jit
 
@@ -116,6 +117,39 @@ def test_softmax_is_stable_for_huge_and_masked_logits(dtype):
         y = impl(x)
         assert y[0, 2] == -np.inf
         assert np.all(np.isfinite(y[:, :2]))
+
+
+# ---------------------------------------------------------------------------------- bias
+
+
+@pytest.mark.matmul
+@pytest.mark.parametrize("shape", ROW_SHAPES + [(200, 65)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bias_add_and_gradient_backends_agree_with_float64(shape, dtype):
+    rng = np.random.default_rng(6)
+    rows = rng.standard_normal(shape).astype(dtype)
+    row_bias = rng.standard_normal(shape[1]).astype(dtype)
+    added = [add(rows.copy(), row_bias) for add in both_implementations(bias_kernels.add_bias)]
+    np.testing.assert_array_equal(added[0], added[1])  # one rounding per element in both
+    np.testing.assert_array_equal(added[0], rows + row_bias)
+    truth = rows.astype(np.float64).sum(axis=0)
+    for bias_grad in both_implementations(bias_kernels.bias_grad):
+        summed = bias_grad(rows)
+        assert summed.dtype == dtype and summed.shape == (shape[1],)
+        assert_close(summed, truth, dtype)
+
+
+@pytest.mark.matmul
+def test_bias_add_works_in_place_on_any_layout():
+    rows = np.arange(12, dtype=np.float32).reshape(3, 4)
+    transposed = rows.T  # not C-contiguous: added through numpy's broadcasting instead
+    for add in both_implementations(bias_kernels.add_bias):
+        out = rows.copy()
+        assert add(out, np.ones(4, np.float32)) is out
+        np.testing.assert_array_equal(out, rows + 1)
+        out_t = transposed.copy(order="F")
+        assert add(out_t, np.ones(3, np.float32)) is out_t
+        np.testing.assert_array_equal(out_t, transposed + 1)
 
 
 # ---------------------------------------------------------------------------------- layer norm
@@ -609,7 +643,7 @@ def test_kernels_give_the_same_bits_on_threads_and_on_the_calling_thread(dtype, 
     flat = np.random.default_rng(5).standard_normal(40000).astype(dtype)  # 3 chunks of dropout
     results = []
     for use_threads in (True, False):
-        for module in (gelu, attention, layer_norm, dropout):
+        for module in (gelu, attention, layer_norm, dropout, bias_kernels):
             monkeypatch.setattr(module, "threads_beside_products", lambda: use_threads)
         y, dy_dx = gelu.gelu.numba_impl(x, False, True)
         probs, dropped = attention.attention_probs_forward.numba_impl(
@@ -619,7 +653,9 @@ def test_kernels_give_the_same_bits_on_threads_and_on_the_calling_thread(dtype, 
         normalized, mean, rstd = layer_norm.layer_norm_forward.numba_impl(rows, weight, row_bias, 1e-5)
         row_grads = layer_norm.layer_norm_backward.numba_impl(row_grad, rows, weight, mean, rstd)
         kept = dropout.dropout_apply.numba_impl(flat, 0.3, np.uint64(11), 1 / 0.7)
-        results.append((y, dy_dx, probs, dropped, dscores, normalized, mean, rstd, *row_grads, kept))
+        biased = bias_kernels.add_bias.numba_impl(rows.copy(), row_bias)
+        results.append((y, dy_dx, probs, dropped, dscores, normalized, mean, rstd, *row_grads, biased,
+                        bias_kernels.bias_grad.numba_impl(row_grad), kept))
     assert_close(results[1][0], gelu.gelu.numpy_impl(x, False, True)[0], dtype)
     assert_close(results[1][-1], dropout.dropout_apply.numpy_impl(flat, 0.3, np.uint64(11), 1 / 0.7), dtype)
     for threaded, on_the_caller in zip(*results):

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..kernels.attention import attention_probs_backward, attention_probs_forward
+from ..kernels.bias import add_bias
 from .broadcast import unbroadcast
 from .dtypes import require_float
 from .linear import linear_grads
@@ -191,7 +192,7 @@ class CausalSelfAttention(Function):
         x2d = x.reshape(-1, C)
         qkv = x2d @ weight.T
         if bias is not None:
-            qkv += bias
+            add_bias(qkv, bias)
         q, k, v = qkv.reshape(B, T, 3, n_head, head_size).transpose(2, 0, 3, 1, 4)
         out = np.empty((B, T, n_head, head_size), qkv.dtype)
         scale = 1.0 / np.sqrt(head_size)

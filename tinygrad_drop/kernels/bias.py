@@ -1,0 +1,86 @@
+"""A linear layer's bias: added to every row of the product, and its gradient, the rows' sum.
+
+    y[n, j] = (x W^T)[n, j] + b[j]          dL/db[j] = sum over n of dL/dy[n, j]
+
+Both run right after a matrix product, on arrays of a few hundred thousand elements, so the Numba
+versions split the rows over threads where the products share them (threads_beside_products in
+kernels/__init__.py). The add is one rounding per element in both backends: the same bits. The
+sum is taken in float64 over blocks of rows, then over the blocks in order, so its result does not
+depend on the number of threads; numpy's float32 sum rounds at every row, so the two backends
+agree to float32 rounding, not bit for bit.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from . import Kernel, threads_beside_products
+
+ROWS_PER_TASK = 64
+
+
+def add_bias_numpy(rows: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    rows += bias
+    return rows
+
+
+def add_bias_numba(rows: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    if not rows.flags.c_contiguous or rows.ndim != 2:
+        return add_bias_numpy(rows, bias)
+    _add_bias_kernel(rows, np.ascontiguousarray(bias, dtype=rows.dtype), threads_beside_products())
+    return rows
+
+
+@njit(cache=True, inline="always")
+def _add_bias_rows(rows, bias, task):
+    for i in range(task * ROWS_PER_TASK, min(rows.shape[0], (task + 1) * ROWS_PER_TASK)):
+        for j in range(rows.shape[1]):
+            rows[i, j] += bias[j]
+
+
+@njit(cache=True, parallel=True)
+def _add_bias_kernel(rows, bias, use_threads):
+    n_tasks = (rows.shape[0] + ROWS_PER_TASK - 1) // ROWS_PER_TASK
+    if use_threads:
+        for task in prange(n_tasks):
+            _add_bias_rows(rows, bias, task)
+    else:
+        for task in range(n_tasks):
+            _add_bias_rows(rows, bias, task)
+
+
+def bias_grad_numpy(grad: np.ndarray) -> np.ndarray:
+    return grad.sum(axis=0)
+
+
+def bias_grad_numba(grad: np.ndarray) -> np.ndarray:
+    return _bias_grad_kernel(np.ascontiguousarray(grad), threads_beside_products()).astype(grad.dtype)
+
+
+@njit(cache=True, inline="always")
+def _sum_rows(grad, partial_sums, task):
+    for i in range(task * ROWS_PER_TASK, min(grad.shape[0], (task + 1) * ROWS_PER_TASK)):
+        for j in range(grad.shape[1]):
+            partial_sums[task, j] += grad[i, j]
+
+
+@njit(cache=True, parallel=True)
+def _bias_grad_kernel(grad, use_threads):
+    n_rows, n_cols = grad.shape
+    n_tasks = (n_rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK
+    partial_sums = np.zeros((n_tasks, n_cols))
+    if use_threads:
+        for task in prange(n_tasks):
+            _sum_rows(grad, partial_sums, task)
+    else:
+        for task in range(n_tasks):
+            _sum_rows(grad, partial_sums, task)
+    total = np.zeros(n_cols)
+    for task in range(n_tasks):
+        for j in range(n_cols):
+            total[j] += partial_sums[task, j]
+    return total
+
+
+add_bias = Kernel("add_bias", add_bias_numpy, add_bias_numba)
+bias_grad = Kernel("bias_grad", bias_grad_numpy, bias_grad_numba)
