@@ -31,33 +31,29 @@ share_blas_threads()
 
 
 def threads_beside_products() -> bool:
-    """Whether the kernels that run right after matrix products (GELU, attention) use threads.
+    """Whether the kernels that run right after matrix products use threads (GELU, attention,
+    LayerNorm, dropout, the bias add and its gradient).
 
-    After a threaded product, OpenBLAS's idle workers spin (for up to ~0.1 s) on their cores,
-    waiting for the next one. Where Numba's threads have to share those cores, a parallel kernel
-    gets them only part of the time and its static split waits for the slowest thread: on this
-    project's 2-core machine a GELU over 768 x 512 elements took 0.78 ms on two threads called
-    back to back and 1.57 ms right after a product, no faster than one thread (1.43-1.52 ms;
-    medians, the one-pass kernel of gelu.py; two threads after a 0.2 s pause, whose workers had
-    gone to sleep, took 1.62 ms: see the wake-up below), and GPT steps
-    with and without threads for GELU and attention measured within 1-4% of each other, either
-    way round from run to run. On a 16-core machine, where Numba's threads find idle cores,
-    threads won clearly: the step was 2-3% faster with them at 2 threads and 11% at 8, but 10%
-    slower at 16, where every core has a spinning worker again (paired A/B medians against the
-    calling thread, scripts/bench.py's model at block 64, PyTorch in the process). So threads
-    only where the machine has at least twice as many cores as Numba uses. LayerNorm and dropout
-    run on the calling thread everywhere (measured faster at a GPT's sizes, on 2 cores only:
-    not yet measured on more); AdamW's update keeps threads for large arrays (it streams cold
-    memory, kernels/adamw.py).
+    Yes where the products run on Numba's own threads (blas_threads.py): the kernel then starts
+    on the threads the product just used, still spinning. In a step on this project's 2-core
+    machine that pool made a step ~10% faster alone in its process, and the bias kernels' threads
+    another 1.2% (paired A/B medians, scripts/bench.py's model, block 64, dropout 0.1).
 
-    Nor does splitting the products over threads of one's own free the second core (tried: each
-    block of rows a single-threaded BLAS call, on the caller and a helper thread, BLAS told to use
-    one thread meanwhile). In a step the split Linear products ran ~6% slower than OpenBLAS's two
-    threads and the per-head products took 23-37% less time, and the whole step was 3-5% slower,
-    with or without threads in GELU and attention: on this VM a thread that has slept through
-    ~0.5 ms of other work starts ~150 us after it is woken (~12 us when woken back to back), and a
-    helper that spin-waited ~1 ms before sleeping (started in ~30 us) did no better. OpenBLAS's
-    spinning is what makes its own threads quick to start."""
+    Otherwise OpenBLAS keeps threads of its own, and after a threaded product its idle worker
+    spins (for up to ~0.1 s) on a core, waiting for the next one. Where Numba's threads have to
+    share those cores, a parallel kernel gets them only part of the time and its static split
+    waits for the slowest thread: on the 2-core machine a GELU over 768 x 512 elements took
+    0.78 ms on two threads called back to back and 1.57 ms right after a product, no faster than
+    one thread (1.43-1.52 ms). On a 16-core machine, where Numba's threads find idle cores,
+    threads won: a step 2-3% faster with them at 2 threads and 11% at 8, but 10% slower at 16,
+    where every core has a spinning worker again. So, without the shared pool, threads only where
+    the machine has at least twice as many cores as Numba uses.
+
+    Splitting the products over Python threads of one's own did not free the second core either
+    (each block of rows a single-threaded BLAS call on the caller and a helper thread): the step
+    was 3-5% slower, because on this VM a thread that has slept through ~0.5 ms of other work
+    starts ~150 us after it is woken, and OpenBLAS's own threads are quick to start only because
+    they spin. The shared pool keeps that spinning and gives it to the kernels too."""
     return shares_blas_threads() or (os.cpu_count() or 1) >= 2 * numba.get_num_threads()
 
 

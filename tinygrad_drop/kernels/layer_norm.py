@@ -32,10 +32,13 @@ from numba import njit, prange
 
 from . import Kernel, threads_beside_products
 
-# Both kernels run on one thread: at a GPT's sizes (768 rows of 128) a call takes a fraction of a
-# millisecond, and waking threads cost more than they saved (measured with float64 arithmetic,
-# forward / backward: 0.16 / 0.28 ms on one thread, 0.31 / 0.44 ms on two; in the dtype's
-# arithmetic now 0.10 / 0.16 on one). "reassoc" lets LLVM split each row sum into SIMD lanes (a
+# Rows go to threads in blocks of ROWS_PER_TASK where the matrix products share Numba's threads
+# (threads_beside_products, kernels/__init__.py); otherwise the blocks run on the calling thread:
+# at a GPT's sizes (768 rows of 128) a call takes a fraction of a millisecond, and waking sleeping
+# threads cost more than they saved (0.10 / 0.16 ms forward / backward on one thread). With the
+# shared pool's threads awake, LayerNorm and dropout on threads made a step 2.1% faster (paired
+# A/B, block 64, dropout 0.1). Backward sums dweight and dbias per block, then the blocks in order,
+# so its bits do not depend on the threads. "reassoc" lets LLVM split each row sum into SIMD lanes (a
 # different summation order, so the last bits differ from a sequential loop); "contract" fuses
 # multiply-adds; error_model="numpy" drops the division-by-zero checks.
 FAST_ROWS = dict(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
