@@ -6,15 +6,15 @@ kernel that runs next finds that core busy, and on a 2-core machine a step gaine
 threads in the kernels (see `threads_beside_products` in kernels/__init__.py). PyTorch does not
 have this problem: its products and its elementwise kernels share one OpenMP pool.
 
-OpenBLAS (0.3.27 and later) lets its caller do its threading: given a callback, it hands each
+Recent OpenBLAS builds (numpy's own wheels among them) let the caller do the threading: given a callback, it hands each
 threaded product to the callback as a list of jobs instead of to its own workers. Here the
 callback runs the jobs in a `prange` loop, so they run on Numba's threads, the same threads that
 run the kernels. With Numba's OpenMP layer those threads spin briefly when idle, so a kernel right
 after a product starts on warm threads (as PyTorch's do), and OpenBLAS's own workers, given
-nothing more to do, go to sleep for good. Measured on this project's 2-core machine (medians of
-8-second runs, alternating): a GPT step alone in its process 108 vs 117 ms with GELU and
-attention on threads, before LayerNorm, dropout and the bias kernels took threads too (2.1% and
-1.2% more, paired A/B); for the comparison with PyTorch see README.
+nothing more to do, go to sleep for good. Measured on this project's 2-core machine: a GPT step
+alone in its process took 106-109 ms, against 127-130 ms with the pools kept apart
+(TINYGRAD_DROP_SHARED_THREADS=0; medians of alternating 8-second runs of scripts/bench.py's model,
+block 64, dropout 0.1); for the comparison with PyTorch see README.
 
 The jobs of one product wait for one another (each packs a share of a matrix that all of them
 read), so they must run at the same time, one per thread; `run_blas_jobs` makes sure there are
@@ -105,16 +105,14 @@ def run_blas_jobs(dojob, n_jobs, job_size, jobs, dojob_data, top_slot):
 
 
 def _run_blas_jobs_from_openblas(sync, dojob, n_jobs, job_size, jobs, dojob_data):
+    # sync is always 1 (return once the jobs are done), which the prange loop does
     run_blas_jobs(dojob, n_jobs, job_size, jobs, dojob_data, TOP_SLOT)
 
 
 class _SharedThreads:
-    """The installed callback (kept alive here: OpenBLAS holds only its address) and its library."""
+    """The installed callback, kept alive here: OpenBLAS holds only its address."""
 
     callback = None
-    library = None
-
-
 
 
 def _find_openblas():
@@ -161,8 +159,10 @@ def share_blas_threads() -> bool:
     get_config.restype = ctypes.c_char_p
     max_threads = re.search(rb"MAX_THREADS=(\d+)", get_config())
     numba_threads = numba.config.NUMBA_NUM_THREADS
+    get_threads = getattr(library, f"{prefix}_get_num_threads{suffix}")
+    openblas_threads = max(get_threads(), os.cpu_count() or 1)
     # OpenBLAS's own workers use slots 0 .. (its threads - 2); ours count down from the top.
-    if max_threads is None or int(max_threads.group(1)) <= TOP_SLOT or numba_threads + (os.cpu_count() or 1) > TOP_SLOT:
+    if max_threads is None or int(max_threads.group(1)) <= TOP_SLOT or numba_threads + openblas_threads > TOP_SLOT:
         return False
     # Starting Numba's threads before the callback is compiled: its code links to the pool's symbols.
     run_blas_jobs(0, 0, 0, 0, 0, 0)
@@ -171,14 +171,13 @@ def share_blas_threads() -> bool:
     _SharedThreads.callback = numba.cfunc(CALLBACK_SIGNATURE, cache=True)(_run_blas_jobs_from_openblas)
     # OpenBLAS hands out as many jobs as it has threads: never more than Numba can run at once.
     set_threads = getattr(library, f"{prefix}_set_num_threads{suffix}")
-    get_threads = getattr(library, f"{prefix}_get_num_threads{suffix}")
     set_threads(ctypes.c_int(min(get_threads(), numba_threads)))
     set_callback = getattr(library, f"{prefix}_set_threads_callback_function{suffix}")
     set_callback(ctypes.c_void_p(_SharedThreads.callback.address))
-    _SharedThreads.library = library
     atexit.register(set_callback, ctypes.c_void_p(None))
     return True
 
 
 def shares_blas_threads() -> bool:
+    """Whether numpy's products run on Numba's threads in this process."""
     return _SharedThreads.callback is not None
