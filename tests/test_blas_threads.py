@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numba
@@ -67,6 +68,31 @@ def test_products_on_numba_threads_match_float64():
         a = rng.standard_normal((m, k)).astype(np.float32)
         b = rng.standard_normal((k, n)).astype(np.float32)
         np.testing.assert_allclose(a @ b, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+
+
+@needs_sharing
+def test_products_from_several_python_threads_at_once_give_the_same_bits():
+    # Products called at the same time from several threads (numpy lets go of the GIL) take turns
+    # on Numba's threads; without that, their jobs shared scratch buffers: wrong results, half the time.
+    rng = np.random.default_rng(3)
+    matrices = [rng.standard_normal((n, n)).astype(np.float32) for n in (384, 512, 640)]
+    vector = rng.standard_normal(640).astype(np.float32)
+    products = [lambda a=a: a @ a for a in matrices] + [lambda a=matrices[2]: a.T @ a, lambda: matrices[2] @ vector]
+    expected = [product() for product in products]
+    wrong = []
+
+    def run(offset):
+        for i in range(30):
+            which = (offset + i) % len(products)
+            if not np.array_equal(products[which](), expected[which]):
+                wrong.append(which)
+
+    threads = [threading.Thread(target=run, args=(offset,)) for offset in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
 
 
 @needs_sharing

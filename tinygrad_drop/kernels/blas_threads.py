@@ -104,9 +104,50 @@ def run_blas_jobs(dojob, n_jobs, job_size, jobs, dojob_data, top_slot):
     _set_numba_thread_count(thread_count)
 
 
+def _lock_word(builder):
+    """A 32-bit word, 0 when free, private to the one compiled callback (so one per process)."""
+    module = builder.module
+    if "blas_jobs_lock" in module.globals:
+        return module.globals["blas_jobs_lock"]
+    word = ir.GlobalVariable(module, ir.IntType(32), "blas_jobs_lock")
+    word.initializer = ir.Constant(ir.IntType(32), 0)
+    word.linkage = "internal"
+    return word
+
+
+@intrinsic
+def _lock_blas_jobs(typingctx):
+    """Spin until this thread swaps the lock word from 0 to 1."""
+
+    def codegen(context, builder, sig, args):
+        word, i32 = _lock_word(builder), ir.IntType(32)
+        spin, locked = builder.append_basic_block("spin"), builder.append_basic_block("locked")
+        builder.branch(spin)
+        builder.position_at_end(spin)
+        swapped = builder.cmpxchg(word, i32(0), i32(1), "acquire", "monotonic")
+        builder.cbranch(builder.extract_value(swapped, 1), locked, spin)
+        builder.position_at_end(locked)
+        return context.get_dummy_value()
+
+    return types.void(), codegen
+
+
+@intrinsic
+def _unlock_blas_jobs(typingctx):
+    def codegen(context, builder, sig, args):
+        builder.store_atomic(ir.IntType(32)(0), _lock_word(builder), "release", 4)
+        return context.get_dummy_value()
+
+    return types.void(), codegen
+
+
 def _run_blas_jobs_from_openblas(sync, dojob, n_jobs, job_size, jobs, dojob_data):
-    # sync is always 1 (return once the jobs are done), which the prange loop does
+    # One product at a time: products called at once from several Python threads would give their
+    # jobs the same slots, and so the same scratch buffers (measured: wrong results without the
+    # lock). sync is always 1 (return once the jobs are done), which the prange loop does.
+    _lock_blas_jobs()
     run_blas_jobs(dojob, n_jobs, job_size, jobs, dojob_data, TOP_SLOT)
+    _unlock_blas_jobs()
 
 
 class _SharedThreads:
