@@ -35,9 +35,10 @@ def threads_beside_products() -> bool:
     LayerNorm, dropout, the bias add and its gradient).
 
     Yes where the products run on Numba's own threads (blas_threads.py): the kernel then starts
-    on the threads the product just used, still spinning. In a step on this project's 2-core
-    machine that pool made a step ~10% faster alone in its process, and the bias kernels' threads
-    another 1.2% (paired A/B medians, scripts/bench.py's model, block 64, dropout 0.1).
+    on the threads the product just used, still spinning. On this project's 2-core machine, with
+    the pool shared, threads made a step faster for each kernel family (paired A/B medians,
+    scripts/bench.py's model, block 64, dropout 0.1): GELU and attention 3.5%, LayerNorm and
+    dropout 2.1%, the bias add and its gradient 1.2%.
 
     Otherwise OpenBLAS keeps threads of its own, and after a threaded product its idle worker
     spins (for up to ~0.1 s) on a core, waiting for the next one. Where Numba's threads have to
