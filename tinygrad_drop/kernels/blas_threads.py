@@ -20,7 +20,9 @@ The jobs of one product wait for one another (each packs a share of a matrix tha
 read), so they must run at the same time, one per thread; `run_blas_jobs` makes sure there are
 as many threads as jobs. OpenBLAS passes each job a thread number, which picks that thread's
 scratch buffer and status slot; its own (sleeping) workers own the low slots, so ours count down
-from the top of its table (MAX_THREADS in its build configuration).
+from the top of its table (MAX_THREADS in its build configuration). Products called at the same
+time from several Python threads take turns (a lock in the callback), since their jobs would get
+the same slots.
 
 Used only where it can work: numpy's BLAS is an OpenBLAS that takes a callback, Numba's OpenMP
 layer loads, and nobody chose another threading layer. TINYGRAD_DROP_SHARED_THREADS=0 in the
