@@ -105,7 +105,7 @@ def test_run_blas_jobs_runs_every_job_once_each_on_its_own_slot():
     n_jobs = numba.config.NUMBA_NUM_THREADS
     jobs = np.full(n_jobs, -1, dtype=np.int64)
     top = blas_threads.TOP_SLOT
-    blas_threads.run_blas_jobs(record_slot.address, n_jobs, jobs.itemsize, jobs.ctypes.data, 7, top)
+    blas_threads.run_blas_jobs(record_slot.address, n_jobs, jobs.itemsize, jobs.ctypes.data, 7)
     slots = sorted(int(j) // 1000 for j in jobs)
     assert (jobs % 1000 == 7).all()
     assert slots == list(range(top - n_jobs + 1, top + 1))  # one Numba thread per job, none shared

@@ -24,7 +24,8 @@ BACKENDS = ("numpy", "numba")
 # layer: its idle threads spin briefly, so kernels after a product start on warm threads. Otherwise
 # the two pools stay apart, and then OpenMP's spinning threads and OpenBLAS's wait on each other (a
 # 2-core machine measured a GPT step 5-9x slower) while Numba's "workqueue" pool, whose idle workers
-# sleep, does not: the default there. A threading layer the user chose is kept either way.
+# sleep, does not: the default there. A threading layer the user chose is kept either way. Sharing
+# starts Numba's threads at import: numpy's next product may need them (compiled once, then cached).
 if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "omp" if can_share_blas_threads() else "workqueue"
 share_blas_threads()

@@ -95,14 +95,14 @@ def _set_numba_thread_count(typingctx, count):
 
 
 @njit(cache=True, parallel=True)
-def run_blas_jobs(dojob, n_jobs, job_size, jobs, dojob_data, top_slot):
+def run_blas_jobs(dojob, n_jobs, job_size, jobs, dojob_data):
     """Run OpenBLAS's n_jobs jobs at once, one per Numba thread (each job waits for the others,
     so with fewer threads than jobs, after a numba.set_num_threads, they would wait forever)."""
     thread_count = _numba_thread_count()
     if thread_count < n_jobs:
         _set_numba_thread_count(np.int32(n_jobs))
     for job in prange(n_jobs):
-        _call_blas_job(dojob, top_slot - numba.get_thread_id(), jobs + job * job_size, dojob_data)
+        _call_blas_job(dojob, TOP_SLOT - numba.get_thread_id(), jobs + job * job_size, dojob_data)
     _set_numba_thread_count(thread_count)
 
 
@@ -148,7 +148,7 @@ def _run_blas_jobs_from_openblas(sync, dojob, n_jobs, job_size, jobs, dojob_data
     # jobs the same slots, and so the same scratch buffers (measured: wrong results without the
     # lock). sync is always 1 (return once the jobs are done), which the prange loop does.
     _lock_blas_jobs()
-    run_blas_jobs(dojob, n_jobs, job_size, jobs, dojob_data, TOP_SLOT)
+    run_blas_jobs(dojob, n_jobs, job_size, jobs, dojob_data)
     _unlock_blas_jobs()
 
 
@@ -194,10 +194,7 @@ def share_blas_threads() -> bool:
         return True
     if not can_share_blas_threads():
         return False
-    found = _find_openblas()
-    if found is None:
-        return False
-    library, prefix, suffix = found
+    library, prefix, suffix = _find_openblas()
     get_config = getattr(library, f"{prefix}_get_config{suffix}")
     get_config.restype = ctypes.c_char_p
     max_threads = re.search(rb"MAX_THREADS=(\d+)", get_config())
@@ -208,7 +205,7 @@ def share_blas_threads() -> bool:
     if max_threads is None or int(max_threads.group(1)) <= TOP_SLOT or numba_threads + openblas_threads > TOP_SLOT:
         return False
     # Starting Numba's threads before the callback is compiled: its code links to the pool's symbols.
-    run_blas_jobs(0, 0, 0, 0, 0, 0)
+    run_blas_jobs(0, 0, 0, 0, 0)
     if numba.threading_layer() != "omp":
         return False
     _SharedThreads.callback = numba.cfunc(CALLBACK_SIGNATURE, cache=True)(_run_blas_jobs_from_openblas)
