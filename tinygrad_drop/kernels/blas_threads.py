@@ -158,7 +158,7 @@ class _SharedThreads:
     callback = None
 
 
-def _find_openblas():
+def find_openblas():
     """numpy's OpenBLAS as a ctypes library and its function names' prefix and suffix, or None."""
     numpy_dir = os.path.dirname(np.__file__)
     candidates = glob.glob(os.path.join(numpy_dir, os.pardir, "numpy.libs", "*openblas*.so*"))
@@ -185,7 +185,7 @@ def can_share_blas_threads() -> bool:
         return False
     if os.environ.get("NUMBA_THREADING_LAYER", "omp") != "omp":
         return False
-    return _openmp_layer_loads() and _find_openblas() is not None
+    return _openmp_layer_loads() and find_openblas() is not None
 
 
 def share_blas_threads() -> bool:
@@ -194,7 +194,7 @@ def share_blas_threads() -> bool:
         return True
     if not can_share_blas_threads():
         return False
-    library, prefix, suffix = _find_openblas()
+    library, prefix, suffix = find_openblas()
     get_config = getattr(library, f"{prefix}_get_config{suffix}")
     get_config.restype = ctypes.c_char_p
     max_threads = re.search(rb"MAX_THREADS=(\d+)", get_config())

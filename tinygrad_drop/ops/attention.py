@@ -1,7 +1,8 @@
 """Attention as one node: softmax(scale * Q K^T + mask) V, with dropout on the attention weights
 (after softmax), as torch.nn.functional.scaled_dot_product_attention.
 
-The two matrix products go to BLAS; everything between them (scale, mask, causal mask, softmax,
+The two matrix products go to BLAS, one (batch, head) pair at a time (kernels/head_products.py
+spreads the heads over threads); everything between them (scale, mask, causal mask, softmax,
 dropout) is one fused kernel each way (kernels/attention.py). With a causal mask the products
 skip the scores' top-right quarter, which the mask hides entirely (causal_blocks).
 With P = softmax(S), D = dropout(P):
@@ -26,6 +27,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..kernels.attention import attention_probs_backward, attention_probs_forward
 from ..kernels.bias import add_bias
+from ..kernels.head_products import head_products
 from .broadcast import unbroadcast
 from .dtypes import require_float
 from .linear import linear_grads
@@ -102,11 +104,11 @@ def attention_forward(q, k, v, bias, has_mask: bool, causal: bool, scale: float,
     by_rows, _ = causal_blocks(T, S, causal)
     scores = empty_scores(q.shape[:-1] + (S,), q.dtype, by_rows)
     for rows, keys in by_rows:
-        np.matmul(q[..., rows, :], k[..., keys, :].swapaxes(-1, -2), out=scores[..., rows, keys])
+        head_products(q[..., rows, :], k[..., keys, :].swapaxes(-1, -2), scores[..., rows, keys])
     probs, dropped = attention_probs_forward(scores.reshape(-1, T, S), bias, has_mask, causal, scale, p, key)
     weights = dropped.reshape(scores.shape)
     for rows, keys in by_rows:
-        np.matmul(weights[..., rows, keys], v[..., keys, :], out=out[..., rows, :])
+        head_products(weights[..., rows, keys], v[..., keys, :], out[..., rows, :])
     return probs, dropped
 
 
@@ -120,17 +122,17 @@ def attention_backward(grad, q, k, v, probs, dropped, scale: float, causal: bool
     # BEGIN SOLUTION attention: follow the backward formulas in the module docstring (dZ from P and D)
     grad_dropped = empty_scores(weights.shape, weights.dtype, by_rows)  # dD; 0 where D is 0 anyway
     for rows, keys in by_rows:
-        np.matmul(grad[..., rows, :], v[..., keys, :].swapaxes(-1, -2), out=grad_dropped[..., rows, keys])
+        head_products(grad[..., rows, :], v[..., keys, :].swapaxes(-1, -2), grad_dropped[..., rows, keys])
     for rows, keys in by_keys:
-        np.matmul(weights[..., rows, keys].swapaxes(-1, -2), grad[..., rows, :], out=grad_v[..., keys, :])
+        head_products(weights[..., rows, keys].swapaxes(-1, -2), grad[..., rows, :], grad_v[..., keys, :])
     # dZ, the gradient of the scaled and masked scores; the scale goes on the smaller dQ and dK
     grad_z = attention_probs_backward(probs, dropped, grad_dropped.reshape(probs.shape), 1.0)
     grad_z = grad_z.reshape(weights.shape)
     for rows, keys in by_rows:
-        np.matmul(grad_z[..., rows, keys], k[..., keys, :], out=grad_q[..., rows, :])
+        head_products(grad_z[..., rows, keys], k[..., keys, :], grad_q[..., rows, :])
     grad_q *= scale
     for rows, keys in by_keys:
-        np.matmul(grad_z[..., rows, keys].swapaxes(-1, -2), q[..., rows, :], out=grad_k[..., keys, :])
+        head_products(grad_z[..., rows, keys].swapaxes(-1, -2), q[..., rows, :], grad_k[..., keys, :])
     grad_k *= scale
     return grad_z
     # END SOLUTION
