@@ -282,6 +282,73 @@ def test_fused_linear_gelu_gradcheck(approximate, numpy_backend):
     assert td.gradcheck(lambda x, w: td.nn.functional.linear_gelu(x, w), [x, weight])  # no bias
 
 
+@pytest.mark.dropout
+@pytest.mark.parametrize("with_bias", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_linear_dropout_equals_its_pieces_bit_for_bit(with_bias, dtype, backend):
+    # The mask applied in the bias pass, in one node, or Linear then Dropout under the same seed:
+    # the same key, the same roundings, so the same bits forward and backward.
+    F = td.nn.functional
+    arrays = [random_array(shape, dtype, seed) for seed, shape in enumerate([(3, 5, 8), (12, 8), (12,)])]
+    results = []
+    for branch in (lambda x, w, *b: F.linear_dropout(x, w, *b, p=0.3), lambda x, w, *b: F.dropout(F.linear(x, w, *b), 0.3)):
+        td.manual_seed(5)
+        leaves = [td.tensor(a, requires_grad=True) for a in arrays[:3 if with_bias else 2]]
+        out = branch(*leaves)
+        (out * td.tensor(random_array(out.shape, dtype, seed=3))).sum().backward()
+        results.append([out.data] + [leaf.grad.data for leaf in leaves])
+    fused, pieces = results
+    assert 0 < (fused[0] == 0).sum() < fused[0].size  # some outputs dropped, some kept
+    for a, b, name in zip(fused, pieces, ["output", "dx", "dweight", "dbias"]):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+@pytest.mark.dropout
+def test_fused_linear_dropout_gradcheck(numpy_backend):
+    rng = np.random.default_rng(7)
+    x, weight, bias = (td.tensor(rng.standard_normal(shape), requires_grad=True) for shape in [(2, 3, 4), (5, 4), (5,)])
+    td.manual_seed(11)
+    state = td.get_rng_state()
+
+    def branch(x, w, b):  # the stream rewound: every call draws the forward's mask
+        td.set_rng_state(state)
+        return td.nn.functional.linear_dropout(x, w, b, p=0.4)
+
+    assert 0 < (branch(x, weight, bias).numpy() == 0).sum() < 30
+    assert td.gradcheck(branch, [x, weight, bias])
+
+
+@pytest.mark.dropout
+def test_dropout_after_linear_is_the_layers_composed(backend):
+    linear, dropout = td.nn.Linear(8, 6), td.nn.Dropout(0.5)
+    x = td.tensor(random_array((4, 8), np.float32, seed=1))
+    td.manual_seed(9)
+    fused = dropout.after_linear(linear, x)
+    fused_mask = dropout.mask
+    td.manual_seed(9)
+    composed = dropout(linear(x))
+    np.testing.assert_array_equal(fused.data, composed.data)
+    np.testing.assert_array_equal(fused_mask, dropout.mask)
+    assert fused.grad_fn.name == "LinearDropoutBackward" and composed.grad_fn.name == "DropoutBackward"
+    dropout.eval()
+    np.testing.assert_array_equal(dropout.after_linear(linear, x).data, linear(x).data)
+    assert dropout.mask is None
+    classic = td.nn.Dropout(0.5, inverted=False).eval()  # classic dropout scales at eval
+    np.testing.assert_allclose(classic.after_linear(linear, x).data, linear(x).data * 0.5, rtol=1e-6)
+
+
+def test_fused_linear_dropout_errors():
+    F = td.nn.functional
+    with pytest.raises(ValueError, match="linear_dropout: input of shape"):
+        F.linear_dropout(td.zeros(2, 4), td.zeros(5, 3), p=0.5)
+    with pytest.raises(ValueError, match="linear_dropout: bias of shape"):
+        F.linear_dropout(td.zeros(2, 4), td.zeros(5, 4), td.zeros(4), p=0.5)
+    with pytest.raises(ValueError, match="probability"):
+        F.linear_dropout(td.zeros(2, 4), td.zeros(5, 4), p=1.5)
+    with pytest.raises(TypeError, match="linear_dropout"):
+        F.linear_dropout(td.tensor(np.ones((2, 4), dtype=np.int64)), td.tensor(np.ones((5, 4), dtype=np.int64)), p=0.5)
+
+
 def test_fused_linear_gelu_errors():
     F = td.nn.functional
     with pytest.raises(ValueError, match="linear_gelu: input of shape"):

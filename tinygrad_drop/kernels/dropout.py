@@ -96,5 +96,55 @@ def _dropout_apply_kernel(x, threshold, key, scale, y, use_threads):
             _dropout_apply_chunk(x, threshold, key, scale, y, chunk * CHUNK)
 
 
+def add_bias_dropout_numpy(rows: np.ndarray, bias: np.ndarray | None, p: float, key: np.uint64,
+                           scale: float) -> np.ndarray:
+    if bias is not None:
+        rows += bias
+    rows[...] = dropout_apply_numpy(rows, p, key, scale)
+    return rows
+
+
+def add_bias_dropout_numba(rows: np.ndarray, bias: np.ndarray | None, p: float, key: np.uint64,
+                           scale: float) -> np.ndarray:
+    if not rows.flags.c_contiguous or rows.ndim != 2:
+        return add_bias_dropout_numpy(rows, bias, p, key, scale)
+    has_bias = bias is not None
+    bias = np.ascontiguousarray(bias, dtype=rows.dtype) if has_bias else np.zeros(1, rows.dtype)
+    _add_bias_dropout_kernel(rows, bias, has_bias, drop_threshold(p), np.uint64(key), rows.dtype.type(scale),
+                             threads_beside_products())
+    return rows
+
+
+# A linear layer's output on a residual branch (nanoGPT's c_proj, then dropout): the bias add and
+# the mask in the one pass over the product (rows of 64 per thread task, as kernels/bias.py), in
+# place, instead of two passes and a new array. Each element is rounded as in the two steps (add,
+# then multiply by scale) and gets the bit of its flat index: the same bits as add_bias then
+# dropout_apply under the same key.
+ROWS_PER_TASK = 64
+
+
+@njit(cache=True, inline="always")
+def _add_bias_dropout_rows(rows, bias, has_bias, threshold, key, scale, task):
+    n_cols = rows.shape[1]
+    for i in range(task * ROWS_PER_TASK, min(rows.shape[0], (task + 1) * ROWS_PER_TASK)):
+        first = np.uint64(i * n_cols)
+        for j in range(n_cols):
+            value = rows[i, j] + bias[j] if has_bias else rows[i, j]
+            scaled = value * scale
+            rows[i, j] = scaled if random_bits_jit(key, first + np.uint64(j)) >= threshold else rows.dtype.type(0.0)
+
+
+@njit(cache=True, parallel=True)
+def _add_bias_dropout_kernel(rows, bias, has_bias, threshold, key, scale, use_threads):
+    n_tasks = (rows.shape[0] + ROWS_PER_TASK - 1) // ROWS_PER_TASK
+    if use_threads:
+        for task in prange(n_tasks):
+            _add_bias_dropout_rows(rows, bias, has_bias, threshold, key, scale, task)
+    else:
+        for task in range(n_tasks):
+            _add_bias_dropout_rows(rows, bias, has_bias, threshold, key, scale, task)
+
+
 dropout_mask = Kernel("dropout_mask", dropout_mask_numpy, dropout_mask_numba)
 dropout_apply = Kernel("dropout_apply", dropout_apply_numpy, dropout_apply_numba)
+add_bias_dropout = Kernel("add_bias_dropout", add_bias_dropout_numpy, add_bias_dropout_numba)

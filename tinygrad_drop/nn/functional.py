@@ -7,7 +7,7 @@ import numpy as np
 
 from ..kernels.dropout import dropout_mask
 from ..ops.attention import CausalSelfAttention, ScaledDotProductAttention
-from ..ops.linear import Linear, LinearGELU
+from ..ops.linear import Linear, LinearDropout, LinearGELU
 from ..ops.dropout import Dropout
 from ..ops.embedding import Embedding
 from ..ops.loss import CrossEntropy
@@ -104,6 +104,26 @@ def dropout_with_key(input: Tensor, p: float, training: bool, inverted: bool) ->
         return input, None
     key = next_dropout_key()
     return Dropout.apply(input, p, key, inverted_scale(p) if inverted else 1.0), key
+
+
+def linear_dropout_with_key(input: Tensor, weight: Tensor, bias: Tensor | None, p: float, training: bool,
+                            inverted: bool) -> tuple[Tensor, np.uint64 | None]:
+    """dropout_with_key(linear(input, weight, bias), p, training, inverted), as one node when a
+    mask is drawn: the mask is applied in the pass that adds the bias. The same numbers (and key)
+    as the two calls."""
+    p = check_probability(p)
+    if not training or p == 0.0:
+        return dropout_with_key(linear(input, weight, bias), p, training, inverted)
+    key = next_dropout_key()
+    out = LinearDropout.apply(_tensor_arg(input, "linear_dropout"), _tensor_arg(weight, "linear_dropout", "weight"),
+                              bias, p, key, inverted_scale(p) if inverted else 1.0)
+    return out, key
+
+
+def linear_dropout(input: Tensor, weight: Tensor, bias: Tensor | None = None, p: float = 0.5, training: bool = True,
+                   inverted: bool = True) -> Tensor:
+    """dropout(linear(input, weight, bias), p, training, inverted) as one node (see above)."""
+    return linear_dropout_with_key(input, weight, bias, p, training, inverted)[0]
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inverted: bool = True) -> Tensor:

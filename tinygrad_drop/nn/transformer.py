@@ -20,7 +20,8 @@ class MLP(Module):
     """The feed-forward half: widen 4x, GELU, project back, dropout (nanoGPT's names).
 
     With the GELU module in place, c_fc and GELU run as one node (F.linear_gelu: GELU written over
-    the product); swap `gelu` for another module and it is called as usual."""
+    the product), and so do c_proj and dropout (F.linear_dropout: the mask applied with the bias);
+    swap any of these for another module and it is called as usual."""
 
     def __init__(self, n_embd: int, resid_pdrop: float = 0.0, bias: bool = True):
         super().__init__()
@@ -34,6 +35,8 @@ class MLP(Module):
             hidden = F.linear_gelu(x, self.c_fc.weight, self.c_fc.bias, self.gelu.approximate)
         else:
             hidden = self.gelu(self.c_fc(x))
+        if type(self.dropout) is Dropout and type(self.c_proj) is Linear:
+            return self.dropout.after_linear(self.c_proj, hidden)
         return self.dropout(self.c_proj(hidden))
 
 
