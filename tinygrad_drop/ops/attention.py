@@ -113,9 +113,9 @@ def attention_forward(q, k, v, bias, has_mask: bool, causal: bool, scale: float,
 
 
 def attention_backward(grad, q, k, v, probs, dropped, scale: float, causal: bool, grad_q: np.ndarray,
-                       grad_k: np.ndarray, grad_v: np.ndarray) -> np.ndarray:
+                       grad_k: np.ndarray, grad_v: np.ndarray, mask_grad: bool) -> np.ndarray | None:
     """Writes dQ, dK, dV into grad_q, grad_k, grad_v (shaped like q, k, v; any layout whose rows are
-    contiguous) and returns dZ, shaped (..., T, S), which is also a float mask's gradient."""
+    contiguous); returns dZ, shaped (..., T, S), if mask_grad (it is a float mask's gradient)."""
     weights = dropped.reshape(q.shape[:-1] + (k.shape[-2],))  # D, with q's leading axes
     # Each product below may run block by block (causal_blocks) or on the whole matrices at once.
     by_rows, by_keys = causal_blocks(weights.shape[-2], weights.shape[-1], causal)
@@ -125,14 +125,17 @@ def attention_backward(grad, q, k, v, probs, dropped, scale: float, causal: bool
         head_products(grad[..., rows, :], v[..., keys, :].swapaxes(-1, -2), grad_dropped[..., rows, keys])
     for rows, keys in by_keys:
         head_products(weights[..., rows, keys].swapaxes(-1, -2), grad[..., rows, :], grad_v[..., keys, :])
-    # dZ, the gradient of the scaled and masked scores; the scale goes on the smaller dQ and dK
-    grad_z = attention_probs_backward(probs, dropped, grad_dropped.reshape(probs.shape), 1.0)
+    # dZ, the gradient of the scaled and masked scores. dQ and dK take scale * dZ, which the kernel
+    # forms in its own pass, unless a float mask needs dZ itself: then dQ and dK are scaled after.
+    grad_z = attention_probs_backward(probs, dropped, grad_dropped.reshape(probs.shape), 1.0 if mask_grad else scale)
     grad_z = grad_z.reshape(weights.shape)
     for rows, keys in by_rows:
         head_products(grad_z[..., rows, keys], k[..., keys, :], grad_q[..., rows, :])
-    grad_q *= scale
     for rows, keys in by_keys:
         head_products(grad_z[..., rows, keys].swapaxes(-1, -2), q[..., rows, :], grad_k[..., keys, :])
+    if not mask_grad:
+        return None
+    grad_q *= scale
     grad_k *= scale
     return grad_z
     # END SOLUTION
@@ -166,9 +169,10 @@ class ScaledDotProductAttention(Function):
     def backward(ctx, grad):
         q, k, v, probs, dropped = ctx.saved_tensors
         grad_q, grad_k, grad_v = empty_like_layout(q), empty_like_layout(k), empty_like_layout(v)
+        mask_grad = ctx.needs_input_grad[3]
         grad_z = attention_backward(rows_contiguous(grad), q, k, v, probs, dropped, ctx.scale, ctx.causal,
-                                    grad_q, grad_k, grad_v)
-        grad_mask = unbroadcast(grad_z, ctx.mask_shape) if ctx.needs_input_grad[3] else None
+                                    grad_q, grad_k, grad_v, mask_grad)
+        grad_mask = unbroadcast(grad_z, ctx.mask_shape) if mask_grad else None
         return grad_q, grad_k, grad_v, grad_mask, None, None, None, None
 
 
@@ -212,7 +216,7 @@ class CausalSelfAttention(Function):
         heads_of_grad = rows_contiguous(grad).reshape(B, T, n_head, head_size).transpose(0, 2, 1, 3)
         grad_qkv = np.empty((B, T, 3, n_head, head_size), grad.dtype)
         grad_q, grad_k, grad_v = grad_qkv.transpose(2, 0, 3, 1, 4)
-        attention_backward(heads_of_grad, q, k, v, probs, dropped, ctx.scale, True, grad_q, grad_k, grad_v)
+        attention_backward(heads_of_grad, q, k, v, probs, dropped, ctx.scale, True, grad_q, grad_k, grad_v, False)
         grad_x, grad_weight, grad_bias = linear_grads(grad_qkv.reshape(B * T, 3 * n_head * head_size), x2d, weight,
                                                       ctx.needs_input_grad[:3])
         return None if grad_x is None else grad_x.reshape(B, T, -1), grad_weight, grad_bias, None, None, None
