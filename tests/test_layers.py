@@ -214,7 +214,7 @@ def test_fused_causal_self_attention_gradcheck(p, numpy_backend):
 def test_causal_blocks_give_the_whole_products_results(p, T, backend, monkeypatch):
     # The products that skip the masked top-right quarter against the same op on whole matrices
     # (causal_blocks patched to one block), in float64: outputs, dx, dW, db and the mask agree.
-    from tinygrad_drop.ops import attention
+    from tinygrad_drop.kernels import attention_heads as attention
     x, weight, bias = (random_array(shape, np.float64, seed) for seed, shape in
                        enumerate([(3, T, 8), (24, 8), (24,)]))
     upstream = random_array((3, T, 8), np.float64, seed=3)
@@ -233,7 +233,7 @@ def test_causal_blocks_give_the_whole_products_results(p, T, backend, monkeypatc
 
 @pytest.mark.attention
 def test_causal_blocks_split_only_where_it_pays():
-    from tinygrad_drop.ops.attention import causal_blocks
+    from tinygrad_drop.kernels.attention_heads import causal_blocks
     quarters = ([(slice(0, 32), slice(0, 32)), (slice(32, 64), slice(0, 64))],
                 [(slice(0, 64), slice(0, 32)), (slice(32, 64), slice(32, 64))])
     assert causal_blocks(64, 64, True) == quarters

@@ -7,8 +7,9 @@ the pair; the active backend picks the implementation:
     td.set_backend("numpy")          # or TINYGRAD_DROP_BACKEND=numpy in the environment
 
 Matrix products are not kernels: both backends send them to BLAS through numpy's `@`. Attention's
-per-head products are the one loop over products that is a kernel (head_products.py): the Numba
-version calls the same BLAS routine as numpy, one head per thread.
+per-head products are the exception in form (attention_heads.py): the Numba version calls the
+routine numpy's `@` calls (gemm.py) from inside a kernel, each head's products in that head's
+thread task, the same bits.
 """
 from __future__ import annotations
 

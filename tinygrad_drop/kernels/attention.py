@@ -46,7 +46,7 @@ from .exp_float32 import exp_float32
 from .random_bits import drop_threshold, random_bits_jit
 
 
-def _keep_scale(p: float) -> float:
+def inverted_dropout_scale(p: float) -> float:
     """The inverted-dropout factor 1/(1-p); with p = 1 nothing is kept and it is never used."""
     return 0.0 if p == 1.0 else 1.0 / (1.0 - p)
 
@@ -76,7 +76,7 @@ def attention_probs_forward_numpy(
     probs[...] = exps / np.where(total > 0.0, total, 1.0)
     if p == 0.0:
         return probs, probs
-    return probs, dropout_apply_numpy(probs, p, key, _keep_scale(p))
+    return probs, dropout_apply_numpy(probs, p, key, inverted_dropout_scale(p))
 
 
 def attention_probs_forward_numba(
@@ -98,7 +98,7 @@ def attention_probs_forward_numba(
         scores.dtype.type(scale),
         drop_threshold(p),
         np.uint64(key),
-        scores.dtype.type(_keep_scale(p)),
+        scores.dtype.type(inverted_dropout_scale(p)),
         scores.dtype == np.float32,
         probs,
         dropped,
@@ -108,7 +108,7 @@ def attention_probs_forward_numba(
 
 
 @njit(cache=True, inline="always")
-def _attention_probs_forward_head(
+def attention_probs_forward_head(
     b, bias, has_bias, causal, scale, threshold, key, keep_scale, float32_exp, probs, dropped
 ):
     """Head b: probs[b] holds its scores on entry and their probabilities on exit."""
@@ -167,12 +167,12 @@ def _attention_probs_forward_kernel(
 ):
     if use_threads:
         for b in prange(probs.shape[0]):
-            _attention_probs_forward_head(
+            attention_probs_forward_head(
                 b, bias, has_bias, causal, scale, threshold, key, keep_scale, float32_exp, probs, dropped
             )
     else:
         for b in range(probs.shape[0]):
-            _attention_probs_forward_head(
+            attention_probs_forward_head(
                 b, bias, has_bias, causal, scale, threshold, key, keep_scale, float32_exp, probs, dropped
             )
 
@@ -197,7 +197,7 @@ def attention_probs_backward_numba(
 
 
 @njit(cache=True, inline="always")
-def _attention_probs_backward_head(b, probs, dropped, dscores, scale):
+def attention_probs_backward_head(b, probs, dropped, dscores, scale):
     """Head b: dscores[b] holds g = dL/d(dropped) on entry and the scores' gradient on exit."""
     _, n_queries, n_keys = probs.shape
     for i in range(n_queries):
@@ -214,10 +214,10 @@ def _attention_probs_backward_head(b, probs, dropped, dscores, scale):
 def _attention_probs_backward_kernel(probs, dropped, dscores, scale, use_threads):
     if use_threads:
         for b in prange(probs.shape[0]):
-            _attention_probs_backward_head(b, probs, dropped, dscores, scale)
+            attention_probs_backward_head(b, probs, dropped, dscores, scale)
     else:
         for b in range(probs.shape[0]):
-            _attention_probs_backward_head(b, probs, dropped, dscores, scale)
+            attention_probs_backward_head(b, probs, dropped, dscores, scale)
 
 
 attention_probs_forward = Kernel(

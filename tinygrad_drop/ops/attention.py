@@ -1,10 +1,11 @@
 """Attention as one node: softmax(scale * Q K^T + mask) V, with dropout on the attention weights
 (after softmax), as torch.nn.functional.scaled_dot_product_attention.
 
-The two matrix products go to BLAS, one (batch, head) pair at a time (kernels/head_products.py
-spreads the heads over threads); everything between them (scale, mask, causal mask, softmax,
-dropout) is one fused kernel each way (kernels/attention.py). With a causal mask the products
-skip the scores' top-right quarter, which the mask hides entirely (causal_blocks).
+The two matrix products go to BLAS, one (batch, head) pair at a time; everything between them
+(scale, mask, causal mask, softmax, dropout) is one fused kernel each way (kernels/attention.py),
+and kernels/attention_heads.py runs the whole, each head's products and middle in one thread task
+on the Numba backend. With a causal mask the products skip the scores' top-right quarter, which
+the mask hides entirely (causal_blocks there).
 With P = softmax(S), D = dropout(P):
     forward:  S = scale Q K^T,  out = D V
     backward: dD = dOut V^T,  dV = D^T dOut,  dZ = dD * D - P * rowsum(dD * D),
@@ -13,7 +14,7 @@ With P = softmax(S), D = dropout(P):
 dZ is softmax's backward, P * (dP - rowsum(P * dP)), with dP = dD * keep / (1-p) the gradient
 through dropout: P * dP = dD * D, so backward needs P and D and never redraws the mask.
 
-Two ops share that math (attention_forward / attention_backward below): ScaledDotProductAttention,
+Two ops share that math (kernels/attention_heads.py): ScaledDotProductAttention,
 PyTorch's function, and CausalSelfAttention, a GPT's whole attention input side as one node: the
 q, k, v projection (one matrix product), the split into heads and causal attention, in place of
 the ~17 nodes (weight splits, three Linears, views, transposes) the same layer makes from
@@ -25,9 +26,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function
-from ..kernels.attention import attention_probs_backward, attention_probs_forward
+from ..kernels.attention_heads import attention_heads_backward, attention_heads_forward
 from ..kernels.bias import add_bias
-from ..kernels.head_products import head_products
 from .broadcast import unbroadcast
 from .dtypes import require_float
 from .linear import linear_grads
@@ -59,88 +59,6 @@ def empty_like_layout(array: np.ndarray, shape: tuple | None = None) -> np.ndarr
     return np.empty_like(array, shape=shape)
 
 
-# Block sizes where skipping the quarter made a GPT step slower (scripts/bench.py's model, 4 heads
-# of 32; paired A/B 1.026 at 128, where each per-head product becomes one of 64 x 64 x 32 and one
-# of 64 x 128 x 32 instead of one of 128 x 128 x 32). Why 128 loses is not known: timed alone, in a
-# process that has already run other products, as a training step has, 64 x 64 x 32 takes 11 us,
-# as long as 64 x 64 x 33. (OpenBLAS starts up to twice as slow for such shapes, until its first
-# product of another shape: a benchmark of them alone measures that start, not a training step.)
-WHOLE_PRODUCTS_AT = (128,)
-
-
-def causal_blocks(T: int, S: int, causal: bool) -> tuple[list, list]:
-    """The blocks of the (T, S) scores that causal attention needs, as (rows, keys) slice pairs.
-
-    Query i sees keys 0..i, so the scores' top-right quarter (rows < T/2, keys >= T/2) is all
-    masked: split at h = T/2, the products skip it and do 3/4 of the work. Blocks are listed twice:
-    by_rows covers every row once (scores = Q K^T, out = D V, dQ = dZ K build rows), by_keys every
-    key once (dV = D^T dOut, dK = dZ^T Q build keys' rows). One whole block without a causal mask,
-    for T != S, and at the block sizes in WHOLE_PRODUCTS_AT. Measured: the per-head products 31%
-    faster at block 64 and 21% at 256, a GPT training step 1.4-2.4% and 2.1% faster."""
-    whole = [(slice(0, T), slice(0, S))]
-    h = T // 2
-    if not causal or T != S or h == 0 or T in WHOLE_PRODUCTS_AT:
-        return whole, whole
-    by_rows = [(slice(0, h), slice(0, h)), (slice(h, T), slice(0, S))]
-    by_keys = [(slice(0, T), slice(0, h)), (slice(h, T), slice(h, S))]
-    return by_rows, by_keys
-
-
-def empty_scores(shape: tuple, dtype, by_rows: list) -> np.ndarray:
-    """A new (..., T, S) array for scores or their gradient, with zeros where no block writes: the
-    numpy references (both ways) and the Numba backward kernel read every key of a row, so a
-    skipped quarter must hold finite numbers there."""
-    scores = np.empty(shape, dtype)
-    for rows, keys in by_rows:
-        scores[..., rows, keys.stop:] = 0.0
-    return scores
-
-
-def attention_forward(q, k, v, bias, has_mask: bool, causal: bool, scale: float, p: float, key,
-                      out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """out = dropout(softmax(scale q k^T + bias)) v, for q (..., T, E), k (..., S, E), v (..., S, Ev)
-    whose rows are contiguous; returns (P, D), the (BH, T, S) weights backward needs."""
-    T, S = q.shape[-2], k.shape[-2]
-    by_rows, _ = causal_blocks(T, S, causal)
-    scores = empty_scores(q.shape[:-1] + (S,), q.dtype, by_rows)
-    for rows, keys in by_rows:
-        head_products(q[..., rows, :], k[..., keys, :].swapaxes(-1, -2), scores[..., rows, keys])
-    probs, dropped = attention_probs_forward(scores.reshape(-1, T, S), bias, has_mask, causal, scale, p, key)
-    weights = dropped.reshape(scores.shape)
-    for rows, keys in by_rows:
-        head_products(weights[..., rows, keys], v[..., keys, :], out[..., rows, :])
-    return probs, dropped
-
-
-def attention_backward(grad, q, k, v, probs, dropped, scale: float, causal: bool, grad_q: np.ndarray,
-                       grad_k: np.ndarray, grad_v: np.ndarray, mask_grad: bool) -> np.ndarray | None:
-    """Writes dQ, dK, dV into grad_q, grad_k, grad_v (shaped like q, k, v; any layout whose rows are
-    contiguous); returns dZ, shaped (..., T, S), if mask_grad (it is a float mask's gradient)."""
-    weights = dropped.reshape(q.shape[:-1] + (k.shape[-2],))  # D, with q's leading axes
-    # Each product below may run block by block (causal_blocks) or on the whole matrices at once.
-    by_rows, by_keys = causal_blocks(weights.shape[-2], weights.shape[-1], causal)
-    # BEGIN SOLUTION attention: follow the backward formulas in the module docstring (dZ from P and D)
-    grad_dropped = empty_scores(weights.shape, weights.dtype, by_rows)  # dD; 0 where D is 0 anyway
-    for rows, keys in by_rows:
-        head_products(grad[..., rows, :], v[..., keys, :].swapaxes(-1, -2), grad_dropped[..., rows, keys])
-    for rows, keys in by_keys:
-        head_products(weights[..., rows, keys].swapaxes(-1, -2), grad[..., rows, :], grad_v[..., keys, :])
-    # dZ, the gradient of the scaled and masked scores. dQ and dK take scale * dZ, which the kernel
-    # forms in its own pass, unless a float mask needs dZ itself: then dQ and dK are scaled after.
-    grad_z = attention_probs_backward(probs, dropped, grad_dropped.reshape(probs.shape), 1.0 if mask_grad else scale)
-    grad_z = grad_z.reshape(weights.shape)
-    for rows, keys in by_rows:
-        head_products(grad_z[..., rows, keys], k[..., keys, :], grad_q[..., rows, :])
-    for rows, keys in by_keys:
-        head_products(grad_z[..., rows, keys].swapaxes(-1, -2), q[..., rows, :], grad_k[..., keys, :])
-    if not mask_grad:
-        return None
-    grad_q *= scale
-    grad_k *= scale
-    return grad_z
-    # END SOLUTION
-
-
 class ScaledDotProductAttention(Function):
     @staticmethod
     def forward(ctx, q, k, v, attn_mask, is_causal, scale, dropout_p, key):
@@ -158,7 +76,7 @@ class ScaledDotProductAttention(Function):
         has_mask = attn_mask is not None
         bias = additive_mask(attn_mask, lead, T, S, q.dtype) if has_mask else np.zeros((1, 1, 1), q.dtype)
         out = empty_like_layout(q, lead + (T, v.shape[-1]))
-        probs, dropped = attention_forward(q, k, v, bias, has_mask, bool(is_causal), scale, dropout_p, key, out)
+        probs, dropped = attention_heads_forward(q, k, v, bias, has_mask, bool(is_causal), scale, dropout_p, key, out)
         ctx.save_for_backward(q, k, v, probs, dropped)
         ctx.scale = scale
         ctx.causal = bool(is_causal)
@@ -170,7 +88,7 @@ class ScaledDotProductAttention(Function):
         q, k, v, probs, dropped = ctx.saved_tensors
         grad_q, grad_k, grad_v = empty_like_layout(q), empty_like_layout(k), empty_like_layout(v)
         mask_grad = ctx.needs_input_grad[3]
-        grad_z = attention_backward(rows_contiguous(grad), q, k, v, probs, dropped, ctx.scale, ctx.causal,
+        grad_z = attention_heads_backward(rows_contiguous(grad), q, k, v, probs, dropped, ctx.scale, ctx.causal,
                                     grad_q, grad_k, grad_v, mask_grad)
         grad_mask = unbroadcast(grad_z, ctx.mask_shape) if mask_grad else None
         return grad_q, grad_k, grad_v, grad_mask, None, None, None, None
@@ -203,8 +121,8 @@ class CausalSelfAttention(Function):
         out = np.empty((B, T, n_head, head_size), qkv.dtype)
         scale = 1.0 / np.sqrt(head_size)
         no_mask = np.zeros((1, 1, 1), qkv.dtype)
-        probs, dropped = attention_forward(q, k, v, no_mask, False, True, scale, dropout_p, key,
-                                           out.transpose(0, 2, 1, 3))
+        probs, dropped = attention_heads_forward(q, k, v, no_mask, False, True, scale, dropout_p, key,
+                                                 out.transpose(0, 2, 1, 3))
         ctx.save_for_backward(x2d, weight, q, k, v, probs, dropped)
         ctx.scale = scale
         return out.reshape(B, T, C)
@@ -216,7 +134,8 @@ class CausalSelfAttention(Function):
         heads_of_grad = rows_contiguous(grad).reshape(B, T, n_head, head_size).transpose(0, 2, 1, 3)
         grad_qkv = np.empty((B, T, 3, n_head, head_size), grad.dtype)
         grad_q, grad_k, grad_v = grad_qkv.transpose(2, 0, 3, 1, 4)
-        attention_backward(heads_of_grad, q, k, v, probs, dropped, ctx.scale, True, grad_q, grad_k, grad_v, False)
+        attention_heads_backward(heads_of_grad, q, k, v, probs, dropped, ctx.scale, True, grad_q, grad_k, grad_v,
+                                 False)
         grad_x, grad_weight, grad_bias = linear_grads(grad_qkv.reshape(B * T, 3 * n_head * head_size), x2d, weight,
                                                       ctx.needs_input_grad[:3])
         return None if grad_x is None else grad_x.reshape(B, T, -1), grad_weight, grad_bias, None, None, None

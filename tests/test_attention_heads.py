@@ -1,0 +1,123 @@
+"""Attention head by head (kernels/attention_heads.py): the Numba kernels, each head's products
+(BLAS called from compiled code) and middle in one thread task, give the bits of the numpy
+composition (numpy's matmul around the same Numba middle), both ways; and the calls they cannot
+take go to that composition."""
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+from tinygrad_drop.kernels import attention_heads as heads
+from tinygrad_drop.kernels.blas_threads import shares_blas_threads
+from tinygrad_drop.kernels.gemm import gemm_address
+
+pytestmark = pytest.mark.attention
+
+needs_gemm = pytest.mark.skipif(gemm_address(np.float32) is None or not shares_blas_threads(),
+                                reason="numpy's BLAS does not run on Numba's threads here: the kernels stand aside")
+
+
+def qkv_heads(dtype, batch=3, n_head=4, T=64, E=32, seed=0):
+    """q, k, v as CausalSelfAttention makes them: (B, heads, T, E) views of one (B, T, 3, heads, E) array."""
+    qkv = np.random.default_rng(seed).standard_normal((batch, T, 3, n_head, E)).astype(dtype)
+    return qkv.transpose(2, 0, 3, 1, 4)
+
+
+def run_both_ways(q, k, v, causal, p, bias=None):
+    """forward then backward through the Numba entry points: (out, probs, dropped, dq, dk, dv)."""
+    dtype = q.dtype
+    has_bias = bias is not None
+    bias = bias if has_bias else np.zeros((1, 1, 1), dtype)
+    out = np.empty(q.shape[:-1] + (v.shape[-1],), dtype)
+    probs, dropped = heads.attention_heads_forward_numba(q, k, v, bias, has_bias, causal, 0.17, p, np.uint64(5), out)
+    grad = np.random.default_rng(9).standard_normal(out.shape).astype(dtype)
+    grads = [np.empty_like(a) for a in (q, k, v)]
+    assert heads.attention_heads_backward_numba(grad, q, k, v, probs, dropped, 0.17, causal, *grads, False) is None
+    return [out, probs, dropped.copy()] + grads
+
+
+def refuse(*args):
+    raise AssertionError("this call should not have gone to the numpy composition")
+
+
+def cases(dtype):
+    q, k, v = qkv_heads(dtype)
+    rng = np.random.default_rng(3)
+    short_q, long_k, long_v = (rng.standard_normal(shape).astype(dtype) for shape in [(6, 20, 8), (6, 36, 8), (6, 36, 5)])
+    return {
+        "causal, split in blocks": (q, k, v, True, None),
+        "causal, whole (T in WHOLE_PRODUCTS_AT)": (*qkv_heads(dtype, batch=1, n_head=2, T=128, E=8), True, None),
+        "3-D, T != S, no causal mask": (short_q, long_k, long_v, False, None),
+        "a float mask (no gradient wanted)": (short_q, long_k, long_v, False, rng.standard_normal((6, 20, 36)).astype(dtype)),
+    }
+
+
+@needs_gemm
+@pytest.mark.parametrize("p", [0.0, 0.3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_task_per_head_gives_the_bits_of_the_numpy_composition(p, dtype, monkeypatch):
+    for name, (q, k, v, causal, bias) in cases(dtype).items():
+        with monkeypatch.context() as forced:
+            forced.setattr(heads, "_kernel_fits", lambda *args: None)  # the composition, Numba's middle
+            expected = run_both_ways(q, k, v, causal, p, bias)
+        with monkeypatch.context() as fused:
+            fused.setattr(heads, "attention_heads_forward_numpy", refuse)
+            fused.setattr(heads, "attention_heads_backward_numpy", refuse)
+            got = run_both_ways(q, k, v, causal, p, bias)
+            for a, b, what in zip(got, expected, ["out", "P", "D", "dq", "dk", "dv"]):
+                np.testing.assert_array_equal(a, b, err_msg=f"{name}: {what}")
+
+
+@needs_gemm
+def test_one_numba_thread_gives_the_same_bits(monkeypatch):
+    q, k, v = qkv_heads(np.float32)
+    expected = run_both_ways(q, k, v, True, 0.2)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        got = run_both_ways(q, k, v, True, 0.2)
+    finally:
+        numba.set_num_threads(threads)
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)
+
+
+def composition_cases():
+    """Calls the kernels must leave to the numpy composition, as (reason, q, k, v, causal)."""
+    q, k, v = qkv_heads(np.float32)
+    big = qkv_heads(np.float32, batch=1, n_head=2, T=256, E=32)  # 128 x 128 x 32 blocks: OpenBLAS threads them
+    five_d = [a.reshape(1, *a.shape) for a in qkv_heads(np.float32, batch=2, n_head=2, T=8, E=4)]
+    return [
+        ("products OpenBLAS would split over threads", *big, True),
+        ("more than two leading axes", *five_d, True),
+        ("q without contiguous rows", np.ascontiguousarray(q.swapaxes(-1, -2)).swapaxes(-1, -2), k, v, True),
+        ("mixed dtypes", q, k.astype(np.float64), v, True),
+    ]
+
+
+@pytest.mark.parametrize("case", composition_cases(), ids=lambda case: case[0])
+def test_calls_the_kernels_cannot_take_go_to_the_composition(case, monkeypatch):
+    _, q, k, v, causal = case
+    expected = run_both_ways(q, k, v, causal, 0.2)
+    monkeypatch.setattr(heads, "_attention_heads_forward_kernel", refuse)
+    monkeypatch.setattr(heads, "_attention_heads_backward_kernel", refuse)
+    for a, b in zip(run_both_ways(q, k, v, causal, 0.2), expected):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_float_masks_gradient_a_missing_blas_and_an_unshared_pool_go_to_the_composition(monkeypatch):
+    q, k, v = qkv_heads(np.float32)
+    monkeypatch.setattr(heads, "_attention_heads_backward_kernel", refuse)
+    out = np.empty_like(q)
+    probs, dropped = heads.attention_heads_forward_numba(q, k, v, np.zeros((1, 1, 1), np.float32), False, True, 0.17,
+                                                         0.0, np.uint64(1), out)
+    grads = [np.empty_like(a) for a in (q, k, v)]
+    grad_z = heads.attention_heads_backward_numba(np.ones_like(out), q, k, v, probs, dropped, 0.17, True, *grads, True)
+    assert grad_z.shape == (3, 4, 64, 64)
+    monkeypatch.setattr(heads, "_attention_heads_forward_kernel", refuse)
+    for name in ("gemm_address", "shares_blas_threads"):
+        with monkeypatch.context() as missing:
+            missing.setattr(heads, name, lambda *args: None)
+            heads.attention_heads_forward_numba(q, k, v, np.zeros((1, 1, 1), np.float32), False, True, 0.17, 0.0,
+                                                np.uint64(1), out)
