@@ -96,7 +96,9 @@ class LinearDropout(Function):
     activation-sized array less to write, and one pass less, than Linear then Dropout. With mask m
     and scale s, y = (x W^T + b) * m * s, so dh = dy * m * s (the mask redrawn from the key, as
     Dropout's backward), then Linear's gradients with dh. The same numbers as the two nodes
-    (same key, same roundings); a GPT step measured ~2% faster at dropout 0.1."""
+    (same key, same roundings). A GPT step measured 0.7% faster at dropout 0.1 (paired A/B): the
+    mask's hashing, not the passes over memory, is most of dropout's cost (87 of 100 us per call
+    on a 768 x 128 product, two threads), and that stays."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, p, key, scale):
