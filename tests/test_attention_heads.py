@@ -121,3 +121,14 @@ def test_a_float_masks_gradient_a_missing_blas_and_an_unshared_pool_go_to_the_co
             missing.setattr(heads, name, lambda *args: None)
             heads.attention_heads_forward_numba(q, k, v, np.zeros((1, 1, 1), np.float32), False, True, 0.17, 0.0,
                                                 np.uint64(1), out)
+
+
+def test_keys_and_values_broadcast_over_the_batch_go_to_the_composition(monkeypatch):
+    q, k, v = qkv_heads(np.float32)
+    no_bias = np.zeros((1, 1, 1), np.float32)
+    expected = np.empty_like(q)
+    heads.attention_heads_forward_numpy(q, k[:1], v[:1], no_bias, False, True, 0.17, 0.0, np.uint64(1), expected)
+    monkeypatch.setattr(heads, "_attention_heads_forward_kernel", refuse)
+    out = np.empty_like(q)
+    heads.attention_heads_forward_numba(q, k[:1], v[:1], no_bias, False, True, 0.17, 0.0, np.uint64(1), out)
+    np.testing.assert_array_equal(out, expected)

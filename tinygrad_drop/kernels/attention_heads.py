@@ -124,16 +124,14 @@ def attention_heads_backward_numpy(grad, q, k, v, probs, dropped, scale: float, 
     # END SOLUTION
 
 
-def _heads_layout(array: np.ndarray) -> np.ndarray | None:
+def _heads_layout(array: np.ndarray) -> np.ndarray:
     """Where a (B, H, rows, cols) array's matrices start, for the kernels: its address and its
-    strides in bytes along B, H and rows, as int64s (a 3-D array is one B); None unless its rows
-    are contiguous, as BLAS reads them. Passing addresses, not arrays, keeps the compiled kernels
-    to one per dtype: Numba compiles anew for every mix of contiguous and strided arrays (eleven
-    in the test suite, ~7 s each)."""
+    strides in bytes along B, H and rows, as int64s (a 3-D array is one B; its rows are contiguous,
+    as BLAS reads them, see _kernel_fits). Passing addresses, not arrays, keeps the compiled
+    kernels to one per dtype: Numba compiles anew for every mix of contiguous and strided arrays
+    (eleven in the test suite, ~7 s each)."""
     if array.ndim == 3:
         array = array[np.newaxis]
-    if array.ndim != 4 or array.strides[-1] != array.itemsize:
-        return None
     return np.array([array.ctypes.data, *array.strides[:3]], dtype=np.int64)
 
 
@@ -150,13 +148,13 @@ def _block_table(blocks: list) -> np.ndarray:
 
 def _kernel_fits(arrays: list, blocks: list, width: int) -> int | None:
     """The gemm address if the kernels take this call, else None: the pool is shared (the kernels
-    run their heads on its threads), the arrays have one float dtype that gemm can multiply and
-    contiguous rows, and every block's products are small enough for OpenBLAS to run them on the
-    task's own thread."""
-    dtype = arrays[0].dtype
-    if not shares_blas_threads() or any(array.dtype != dtype for array in arrays):
+    run their heads on its threads), the arrays have one float dtype that gemm can multiply, the
+    same one or two leading axes (batch and heads) and contiguous rows, and every block's products
+    are small enough for OpenBLAS to run them on the task's own thread."""
+    dtype, lead = arrays[0].dtype, arrays[0].shape[:-2]
+    if not shares_blas_threads() or len(lead) not in (1, 2):
         return None
-    if any(array.ndim not in (3, 4) or array.strides[-1] != array.itemsize for array in arrays):
+    if any(array.dtype != dtype or array.shape[:-2] != lead or array.strides[-1] != array.itemsize for array in arrays):
         return None
     largest = max((rows.stop - rows.start) * (keys.stop - keys.start) for rows, keys in blocks) * width
     return gemm_address(dtype) if 0 < largest <= SINGLE_THREAD_PRODUCT else None
