@@ -41,14 +41,9 @@ import numpy as np
 from numba import njit, prange
 
 from . import Kernel, threads_beside_products
-from .dropout import dropout_apply_numpy
+from .dropout import dropout_apply_numpy, inverted_scale
 from .exp_float32 import exp_float32
 from .random_bits import drop_threshold, random_bits_jit
-
-
-def inverted_dropout_scale(p: float) -> float:
-    """The inverted-dropout factor 1/(1-p); with p = 1 nothing is kept and it is never used."""
-    return 0.0 if p == 1.0 else 1.0 / (1.0 - p)
 
 
 def attention_probs_forward_numpy(
@@ -76,7 +71,7 @@ def attention_probs_forward_numpy(
     probs[...] = exps / np.where(total > 0.0, total, 1.0)
     if p == 0.0:
         return probs, probs
-    return probs, dropout_apply_numpy(probs, p, key, inverted_dropout_scale(p))
+    return probs, dropout_apply_numpy(probs, p, key, inverted_scale(p))
 
 
 def attention_probs_forward_numba(
@@ -98,7 +93,7 @@ def attention_probs_forward_numba(
         scores.dtype.type(scale),
         drop_threshold(p),
         np.uint64(key),
-        scores.dtype.type(inverted_dropout_scale(p)),
+        scores.dtype.type(inverted_scale(p)),
         scores.dtype == np.float32,
         probs,
         dropped,

@@ -34,10 +34,10 @@ from .attention import (
     attention_probs_forward_head,
     attention_probs_backward,
     attention_probs_forward,
-    inverted_dropout_scale,
 )
 from .blas_threads import shares_blas_threads
 from .gemm import NO_TRANSPOSE, SINGLE_THREAD_PRODUCT, TRANSPOSE, gemm, gemm_address
+from .dropout import inverted_scale
 from .random_bits import drop_threshold
 
 # Block sizes where skipping the quarter made a GPT step slower (scripts/bench.py's model, 4 heads
@@ -173,12 +173,15 @@ def attention_heads_forward_numba(q, k, v, bias, has_bias: bool, causal: bool, s
     _attention_heads_forward_kernel(
         address, *(_heads_layout(array) for array in (q, k, v, out)), n_heads, q.shape[-1], v.shape[-1],
         probs, dropped, np.require(bias, q.dtype, ["C", "W"]), bool(has_bias), bool(causal), q.dtype.type(scale),
-        drop_threshold(p), np.uint64(key), q.dtype.type(inverted_dropout_scale(p)), q.dtype == np.float32,
+        drop_threshold(p), np.uint64(key), q.dtype.type(inverted_scale(p)), q.dtype == np.float32,
         _block_table(by_rows),
     )
     return probs, dropped
 
 
+# A head's work is compiled on its own, not inlined into the parallel loop, which keeps that loop
+# quick to compile (fused into it, each version took ~12 s instead of ~7). The flags are the middle
+# kernels' (attention.py), so the middle gives their bits.
 @njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
 def _attention_head_forward(address, q, k, v, out, n_heads, width, value_width, probs, dropped, bias, has_bias,
                             causal, scale, threshold, key, keep_scale, float32_exp, by_rows, head):

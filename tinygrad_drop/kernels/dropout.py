@@ -27,7 +27,14 @@ import numpy as np
 from numba import njit, prange
 
 from . import Kernel, threads_beside_products
+from .bias import ROWS_PER_TASK
 from .random_bits import drop_threshold, random_bits, random_bits_jit
+
+
+def inverted_scale(p: float) -> float:
+    """1/(1-p): kept units are scaled up so the expected output equals the input.
+    With p = 1 nothing is kept, and the scale is irrelevant (0 avoids dividing by zero)."""
+    return 0.0 if p == 1.0 else 1.0 / (1.0 - p)
 
 
 def dropout_mask_numpy(n: int, p: float, key: np.uint64) -> np.ndarray:
@@ -116,11 +123,10 @@ def add_bias_dropout_numba(rows: np.ndarray, bias: np.ndarray | None, p: float, 
 
 
 # A linear layer's output on a residual branch (nanoGPT's c_proj, then dropout): the bias add and
-# the mask in the one pass over the product (rows of 64 per thread task, as kernels/bias.py), in
-# place, instead of two passes and a new array. Each element is rounded as in the two steps (add,
-# then multiply by scale) and gets the bit of its flat index: the same bits as add_bias then
+# the mask in the one pass over the product (bias.py's blocks of rows per thread task), in place,
+# instead of two passes and a new array. Each element is rounded as in the two steps (add, then
+# multiply by scale) and gets the bit of its flat index: the same bits as add_bias then
 # dropout_apply under the same key.
-ROWS_PER_TASK = 64
 
 
 @njit(cache=True, inline="always")

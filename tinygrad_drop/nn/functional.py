@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from ..kernels.dropout import dropout_mask
+from ..kernels.dropout import dropout_mask, inverted_scale
 from ..ops.attention import CausalSelfAttention, ScaledDotProductAttention
 from ..ops.linear import Linear, LinearDropout, LinearGELU
 from ..ops.dropout import Dropout
@@ -85,12 +85,6 @@ def check_probability(p) -> float:
     if not valid or math.isnan(p) or not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p!r}")
     return float(p)
-
-
-def inverted_scale(p: float) -> float:
-    """1/(1-p): kept units are scaled up so the expected output equals the input.
-    With p = 1 nothing is kept, and the scale is irrelevant (0 avoids dividing by zero)."""
-    return 0.0 if p == 1.0 else 1.0 / (1.0 - p)
 
 
 def dropout_with_key(input: Tensor, p: float, training: bool, inverted: bool) -> tuple[Tensor, np.uint64 | None]:
