@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from .autograd import engine
+from .autograd.function import Function
 from .ops import arithmetic, movement, reduce, softmax, unary
 from .random import generator
 
@@ -388,6 +389,7 @@ class Tensor:
 
 
 Tensor.__module__ = "tinygrad_drop"
+Function.tensor_type = Tensor  # what Function.apply wraps each op's result in
 
 
 # ---- argument helpers -------------------------------------------------------------------
