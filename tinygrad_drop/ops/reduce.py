@@ -42,7 +42,7 @@ class Sum(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        # every summed element contributed with slope 1
+        # d sum(x)/dx_i = 1: the gradient is copied to every summed element
         return np.broadcast_to(grad.reshape(keepdim_shape(ctx.shape, ctx.axes)), ctx.shape), None, None
 
 
@@ -55,7 +55,7 @@ class Mean(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        # each of the `count` averaged elements has slope 1/count
+        # d mean(x)/dx_i = 1/count for each of the `count` averaged elements
         grad = grad.reshape(keepdim_shape(ctx.shape, ctx.axes)) / ctx.count
         return np.broadcast_to(grad, ctx.shape), None, None
 
