@@ -17,7 +17,7 @@ exactly as PyTorch does, so checkpoints move between the two frameworks unchange
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -356,7 +356,35 @@ class Module:
         return f"{type(self).__name__}({body})"
 
 
-class Sequential(Module):
+SequenceT = TypeVar("SequenceT", bound="ModuleSequence")
+
+
+class ModuleSequence(Module):
+    """What Sequential and ModuleList share: children kept in order and reached by position
+    (seq[0], seq[-1] = m, len, iteration, append)."""
+
+    def _key(self, index: int) -> str:
+        """The registered name of the child at position `index` (negative counts from the end)."""
+        size = len(self._modules)
+        if not -size <= index < size:
+            raise IndexError(f"index {index} is out of range for {type(self).__name__} of length {size}")
+        return list(self._modules)[index % size]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        self.add_module(self._key(index), module)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self: SequenceT, module: Module) -> SequenceT:
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class Sequential(ModuleSequence):
     """Modules applied one after another: Sequential(a, b, c)(x) == c(b(a(x)))."""
 
     def __init__(self, *modules: Module | Mapping[str, Module]):
@@ -368,29 +396,11 @@ class Sequential(Module):
             for index, module in enumerate(modules):
                 self.add_module(str(index), module)
 
-    def _index(self, index: int) -> str:
-        size = len(self._modules)
-        if not -size <= index < size:
-            raise IndexError(f"index {index} is out of range for {type(self).__name__} of length {size}")
-        return list(self._modules)[index % size]
-
     def __getitem__(self, index: int | slice) -> Module:
         if isinstance(index, slice):
+            # a slice keeps the children's names, as in PyTorch
             return type(self)(OrderedDict(list(self._modules.items())[index]))
-        return self._modules[self._index(index)]
-
-    def __setitem__(self, index: int, module: Module) -> None:
-        self.add_module(self._index(index), module)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> Sequential:
-        self.add_module(str(len(self)), module)
-        return self
+        return self._modules[self._key(index)]
 
     def forward(self, x: Any) -> Any:
         for module in self:
@@ -398,7 +408,7 @@ class Sequential(Module):
         return x
 
 
-class ModuleList(Module):
+class ModuleList(ModuleSequence):
     """A list of modules whose parameters are registered (a plain list would hide them)."""
 
     def __init__(self, modules: Iterable[Module] | None = None):
@@ -406,29 +416,11 @@ class ModuleList(Module):
         if modules is not None:
             self.extend(modules)
 
-    def _index(self, index: int) -> str:
-        size = len(self._modules)
-        if not -size <= index < size:
-            raise IndexError(f"index {index} is out of range for ModuleList of length {size}")
-        return str(index % size)
-
     def __getitem__(self, index: int | slice) -> Module | ModuleList:
         if isinstance(index, slice):
+            # a slice is numbered from 0 again, as in PyTorch
             return ModuleList(list(self._modules.values())[index])
-        return self._modules[self._index(index)]
-
-    def __setitem__(self, index: int, module: Module) -> None:
-        self.add_module(self._index(index), module)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> ModuleList:
-        self.add_module(str(len(self)), module)
-        return self
+        return self._modules[self._key(index)]
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
         for module in modules:
