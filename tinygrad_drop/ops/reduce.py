@@ -27,6 +27,11 @@ def normalize_axes(dim, ndim: int, op: str):
     return tuple(normalized)
 
 
+def reduced_count(shape: tuple, axes) -> int:
+    """How many elements each reduced value is computed from."""
+    return int(np.prod(shape if axes is None else [shape[axis] for axis in axes]))
+
+
 def keepdim_shape(shape: tuple, axes) -> tuple:
     """The shape of the reduced result with size-1 axes left in place, so it broadcasts back."""
     if axes is None:
@@ -50,7 +55,7 @@ class Mean(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         ctx.shape, ctx.axes = x.shape, axes
-        ctx.count = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
+        ctx.count = reduced_count(x.shape, axes)
         return np.asarray(x.mean(axis=axes, keepdims=keepdim))
 
     @staticmethod
@@ -126,10 +131,9 @@ class Var(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim, correction):
-        count = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
         centered = x - x.mean(axis=axes, keepdims=True)
         ctx.save_for_backward(centered)
-        ctx.axes, ctx.divisor = axes, max(count - correction, 0)
+        ctx.axes, ctx.divisor = axes, max(reduced_count(x.shape, axes) - correction, 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.asarray((centered * centered).sum(axis=axes, keepdims=keepdim) / ctx.divisor)
 
