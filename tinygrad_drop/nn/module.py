@@ -25,7 +25,12 @@ from ..tensor import Tensor
 
 
 class Parameter(Tensor):
-    """A Tensor that a Module registers as trainable (requires_grad=True by default)."""
+    """A Tensor that a Module registers as trainable when assigned as one of its attributes.
+
+    Args:
+        data: the initial values (array-like; a numpy array keeps its dtype).
+        requires_grad: whether backward computes its gradient (default True).
+    """
 
     def __init__(self, data: Any, requires_grad: bool = True):
         super().__init__(data, requires_grad=requires_grad)
@@ -385,7 +390,12 @@ class ModuleSequence(Module):
 
 
 class Sequential(ModuleSequence):
-    """Modules applied one after another: Sequential(a, b, c)(x) == c(b(a(x)))."""
+    """Modules applied one after another: Sequential(a, b, c)(x) == c(b(a(x))).
+
+    Args:
+        *modules: the modules in order, registered as "0", "1", ...; or a single mapping of
+            name -> module (e.g. an OrderedDict), whose names they keep.
+    """
 
     def __init__(self, *modules: Module | Mapping[str, Module]):
         super().__init__()
@@ -409,7 +419,11 @@ class Sequential(ModuleSequence):
 
 
 class ModuleList(ModuleSequence):
-    """A list of modules whose parameters are registered (a plain list would hide them)."""
+    """A list of modules whose parameters are registered (a plain list would hide them).
+
+    Args:
+        modules: an iterable of modules, registered as "0", "1", ... (optional).
+    """
 
     def __init__(self, modules: Iterable[Module] | None = None):
         super().__init__()
@@ -435,7 +449,11 @@ class ModuleList(ModuleSequence):
 
 
 class ModuleDict(Module):
-    """A dict of modules whose parameters are registered, in insertion order."""
+    """A dict of modules whose parameters are registered, in insertion order.
+
+    Args:
+        modules: a mapping of name -> module, or an iterable of (name, module) pairs (optional).
+    """
 
     def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None):
         super().__init__()
