@@ -105,13 +105,6 @@ class Max(Function):
         # d max(x)/dx_i = 1 for the chosen x_i, 0 for every other element
         return gradient_to_chosen(ctx, grad), None, None
 
-    @classmethod
-    def apply(cls, x, axis, keepdim, use_min=False):
-        # Transitional, until tensor.py calls Min itself: remove this method then.
-        if use_min:
-            return Min.apply(x, axis, keepdim)
-        return super().apply(x, axis, keepdim)
-
 
 class Min(Function):
     """min over one axis or over all elements; see `pick_extreme` for which element is chosen."""
