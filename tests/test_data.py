@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 from pathlib import Path
 
 import numpy as np
@@ -44,13 +43,14 @@ def test_shakespeare_ships_with_the_project_and_loads_by_name_or_path(tmp_path, 
     monkeypatch.chdir(tmp_path)  # a name works from any folder
     by_name = load_text("shakespeare")
     assert by_name.text == by_path.text and by_name.sha256 == by_path.sha256
+    assert by_name.source == "shakespeare (data/tinyshakespeare.txt)"
     assert by_name.sha256 == hashlib.sha256(SHAKESPEARE.read_bytes()).hexdigest()
     assert by_name.text.startswith("First Citizen:") and len(by_name.text) == 1_115_394
     assert CharTokenizer.from_text(by_name.text).vocab_size == 65  # nanoGPT's vocabulary
     assert is_corpus_name("shakespeare") and data_key("shakespeare") == "shakespeare"
     # a file of that name in the current folder means the file
     Path("shakespeare").write_text("x" * 2000)
-    assert not is_corpus_name("shakespeare") and data_key("shakespeare") == os.path.abspath("shakespeare")
+    assert not is_corpus_name("shakespeare") and data_key("shakespeare") == str(Path("shakespeare").resolve())
     assert load_text("shakespeare").text == "x" * 2000
 
 

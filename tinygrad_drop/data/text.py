@@ -112,13 +112,14 @@ def named_corpus(name: str) -> Text:
     if not path.exists():
         raise UsageError(f"the corpus '{name}' is read from {path}, which is missing (it ships in the project's "
                          f"data/ folder, not in an installed wheel): run from a checkout of the project, or {DATA_FIX}")
-    return read_text_file(str(path))
+    # named by where it lives in the project, so a resumed run in a moved checkout still matches
+    return Text(read_text_file(str(path)).text, f"{name} (data/{NAMED_CORPORA[name]})")
 
 
 def data_key(data: str) -> str:
     """How a run records its text: a corpus name as it is, a file as its absolute path (so that
     a run resumed from another folder reads the same file)."""
-    return data if is_corpus_name(data) else os.path.abspath(data)
+    return data if is_corpus_name(data) else str(Path(data).resolve())
 
 
 def load_text(data: str | None) -> Text:
