@@ -1,11 +1,10 @@
 """A progress bar on stderr, with no dependency: the line a long training run owes its user.
 
-    iter  500/2000 [######------------------]  25... | loss 2.0312 | 10.2k tok/s | 3m05s left
+    iter  500/2000 [######------------------] <share done> | loss 2.0312 | 10.2k tok/s | 3m05s left
 
-(the dots: the share of steps done, in percent). On a terminal the line is redrawn in place (a carriage return
-moves the cursor back to the start of the line), at most a few times a second. When stderr is a
-file or a pipe (a log, a test), carriage returns would pile up, so it writes a plain line at every
-twentieth of the run instead.
+On a terminal the line is redrawn in place (a carriage return moves the cursor back to the start
+of the line), at most a few times a second. When stderr is a file or a pipe (a log, a test),
+carriage returns would pile up, so it writes a plain line at every twentieth of the run instead.
 
 Tokens per second is measured over the last few steps (how fast it goes now). Time left uses
 the average step over the run so far, evaluations included (how long it will really take), but
