@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# what a student needs: the library, the models, the tests, the docs, the scripts, the packaging
-COPIED = ("tinygrad_drop", "models", "tests", "docs", "scripts", "pyproject.toml", "README.md")
+# what a student needs: the library, the models, the tests, the docs, the scripts, the corpus, the packaging
+COPIED = ("tinygrad_drop", "models", "tests", "docs", "scripts", "data", "pyproject.toml", "README.md")
 NOT_COPIED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.nbi", "*.nbc", ".pytest_cache", ".hypothesis",
                                     "*.egg-info")
 # solution regions live in the library and the models, never in tests or scripts
