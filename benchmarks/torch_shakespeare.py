@@ -44,6 +44,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--tie-weights", action="store_true")
     args = ap.parse_args()
+    if not args.data.is_file():
+        ap.error(f"no text at {args.data}: pass --data with the path of tiny shakespeare")
 
     text = args.data.read_text(encoding="utf-8")
     vocabulary = sorted(set(text))

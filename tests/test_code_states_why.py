@@ -20,11 +20,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tinygrad_drop"
 
 # A number that starts a token of its own: not the 32 of "float32s", not the 5 of "1e-5".
 NUMBER = r"(?<![\w.])(?<![eE]-)\d+(?:[.,]\d+)*"
+TIME_UNIT = r"(?:s|secs?|seconds?|ms|us|µs|ns|min|minutes?|(?:milli|micro|nano)seconds?)\b"
 FIGURE = re.compile(
-    NUMBER + r"\s*(?:s|sec|secs|seconds?|ms|us|µs|ns|min|minutes?)\b"  # 41.4 s, 87 of 100 us, ~10 ms
-    r"|\b\d+m\d+s\b"                                                     # 2m19s
-    r"|" + NUMBER + r"\s?(?:%|percent\b)(?!\s*\d)"                       # 0.7%, 23-37%, not 64 % 8
-    r"|\b(?:faster|slower|speed-?ups?)\b",                              # 2x faster, a speedup of
+    NUMBER + r"\s*" + TIME_UNIT          # 41.4 s, 87 of 100 us, ~10 ms
+    + r"|\b\d+m\d+s\b"                  # 2m19s
+    + r"|" + NUMBER + r"\s?(?:%|percent\b)(?!\s*\d)"  # 0.7%, 23-37%; not the modulo of 64 % 8
+    + r"|\b(?:faster|slower|speed-?ups?)\b",            # 2x faster, a speedup
     re.IGNORECASE,
 )
 
@@ -60,6 +61,7 @@ def figures_in(source: str) -> list[tuple[int, str]]:
     "# two passes, a 2x speedup",
     "# runs 5-9x slower under contention",
     "# took 2m19s",
+    "# about 40 microseconds to wake",
 ])
 def test_the_pattern_catches_figures(text):
     assert figures_in(text + "\n"), text

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from .autograd.function import Function
+from .autograd import Function
 
 Step = Callable[[], object]
 
