@@ -24,7 +24,7 @@ LAYERS = {
     "random": 2, "autograd": 2,
     "ops": 3,
     "tensor": 4,
-    "gradcheck": 5, "nn": 5, "optim": 5, "serialization": 5, "viz": 5, "utils": 5,
+    "gradcheck": 5, "nn": 5, "optim": 5, "serialization": 5, "viz": 5, "utils": 5, "benchmark": 5,
     "data": 9, "training": 9,
 }
 TOP = 8  # tinygrad_drop/__init__.py gathers the public names from every layer below it

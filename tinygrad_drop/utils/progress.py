@@ -1,6 +1,6 @@
 """A progress bar on stderr, with no dependency: the line a long training run owes its user.
 
-    iter  500/2000 [######------------------] <share done> | loss 2.0312 | 10.2k tok/s | 3m05s left
+    iter  500/2000 [######------------------] <share done> | loss 2.0312 | <tokens> tok/s | <time> left
 
 On a terminal the line is redrawn in place (a carriage return moves the cursor back to the start
 of the line), at most a few times a second. When stderr is a file or a pipe (a log, a test),
@@ -29,7 +29,8 @@ RECENT_STEPS = 20  # the window for tokens per second
 
 
 def format_duration(seconds: float) -> str:
-    """A duration as people write it: 42s, 3m05s, 2h10m."""
+    """A duration as people write it: seconds under a minute, then minutes and two-digit
+    seconds, then hours and minutes."""
     seconds = int(round(seconds))
     if seconds < 60:
         return f"{seconds}s"
