@@ -235,8 +235,6 @@ def measure(args: argparse.Namespace, with_torch: bool) -> dict:
 
 def main() -> None:
     args = parse_args()
-    # this checkout's package and models, whichever copy is installed: a benchmark measures its own code
-    sys.path.insert(0, str(ROOT))
     if args.report:
         from tinygrad_drop.benchmark import append_section
         print(append_section(json.loads(args.report.read_text()), args.doc), end="")
