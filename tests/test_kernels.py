@@ -758,8 +758,8 @@ def test_adamw_matches_torch(decoupled, shape, dtype):
         param_t.grad = torch.tensor(grad)
         optimizer.step()
         for impl, (param, exp_avg, exp_avg_sq) in states.items():
-            hyperparameters = (lr, *betas, eps, weight_decay, step, decoupled)
-            result = impl(param, grad.astype(dtype), exp_avg, exp_avg_sq, *hyperparameters)
+            hyperparameters = adamw.AdamHyperparameters(lr, *betas, eps, weight_decay, decoupled)
+            result = impl(param, grad.astype(dtype), exp_avg, exp_avg_sq, step, hyperparameters)
             assert result is None  # the update is in place
     torch_state = optimizer.state[param_t]
     for param, exp_avg, exp_avg_sq in states.values():
@@ -777,9 +777,9 @@ def test_adamw_backends_agree(dtype):
     numpy_state = [a.copy() for a in arrays]
     numba_state = [a.copy() for a in arrays]
     for decoupled in (True, False):
-        hyperparameters = (1e-2, 0.9, 0.999, 1e-8, 0.01, 7, decoupled)
-        adamw.adamw_update.numpy_impl(numpy_state[0], grad, *numpy_state[1:], *hyperparameters)
-        adamw.adamw_update.numba_impl(numba_state[0], grad, *numba_state[1:], *hyperparameters)
+        hyperparameters = adamw.AdamHyperparameters(1e-2, 0.9, 0.999, 1e-8, 0.01, decoupled)
+        adamw.adamw_update.numpy_impl(numpy_state[0], grad, *numpy_state[1:], 7, hyperparameters)
+        adamw.adamw_update.numba_impl(numba_state[0], grad, *numba_state[1:], 7, hyperparameters)
     for actual, expected in zip(numba_state, numpy_state):
         assert_close(actual, expected, dtype)
 
@@ -788,7 +788,7 @@ def test_adamw_refuses_a_non_contiguous_parameter():
     param = np.zeros((4, 6))[:, ::2]  # a strided view: a flat copy of it would lose the update
     state = [np.zeros((4, 3)) for _ in range(3)]  # grad, exp_avg, exp_avg_sq
     with pytest.raises(ValueError, match="C-contiguous"):
-        adamw.adamw_update.numba_impl(param, *state, 0.1, 0.9, 0.999, 1e-8, 0.0, 1, True)
+        adamw.adamw_update.numba_impl(param, *state, 1, adamw.AdamHyperparameters(0.1, 0.9, 0.999, 1e-8, 0.0, True))
 
 
 # ------------------------------------------------------------------------------------- compile
@@ -802,10 +802,13 @@ def test_importing_the_kernels_compiles_nothing():
     code = (
         "import numba.core.registry\n"
         "from tinygrad_drop.kernels import (\n"
-        "    adamw, attention, cross_entropy, dropout, embedding, gelu, layer_norm, softmax)\n"
-        "modules = [adamw, attention, cross_entropy, dropout, embedding, gelu, layer_norm, softmax]\n"
-        "dispatchers = [value for module in modules for value in vars(module).values()\n"
-        "               if isinstance(value, numba.core.registry.CPUDispatcher)]\n"
+        "    adamw, attention, bias, cross_entropy, dropout, embedding, gelu, layer_norm, softmax)\n"
+        "from tinygrad_drop.kernels.parallel import ParallelOrSerial\n"
+        "modules = [adamw, attention, bias, cross_entropy, dropout, embedding, gelu, layer_norm, softmax]\n"
+        "values = [value for module in modules for value in vars(module).values()]\n"
+        "values += [twin for value in values if isinstance(value, ParallelOrSerial)\n"
+        "           for twin in (value.parallel, value.serial)]\n"
+        "dispatchers = [value for value in values if isinstance(value, numba.core.registry.CPUDispatcher)]\n"
         "assert len(dispatchers) >= 16, len(dispatchers)\n"
         "compiled = [d.py_func.__name__ for d in dispatchers if d.signatures]\n"
         "assert not compiled, compiled\n"

@@ -35,6 +35,7 @@ from numba import njit, prange
 
 from . import Kernel, threads_beside_products
 from .exp_float32 import exp_float32
+from .parallel import njit_parallel_or_serial, task_count
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 INV_SQRT_2 = 1.0 / math.sqrt(2.0)
@@ -100,7 +101,7 @@ def gelu_numba(x: np.ndarray, approximate: bool, with_derivative: bool, out: np.
         if out is not None and out is not x:
             y[...] = flat
         dy_dx = np.empty_like(flat)
-        _gelu_exact_float32_kernel(y, dy_dx, threads_beside_products())
+        _gelu_exact_float32_kernel(y, dy_dx, threads=threads_beside_products())
     else:
         # Reads x[i] before it writes y[i], so y may be x itself. An empty derivative array tells
         # the kernel to skip it.
@@ -148,16 +149,11 @@ def _gelu_exact_float32_chunk(y, dy_dx, start):
 # per-element check and vectorizes. "contract" lets LLVM fuse each a * b + c into one FMA
 # instruction, which halves the latency of the polynomial chains (and rounds once, not twice).
 # GELU follows a matrix product, so threads only where the machine has cores to spare for them
-# (use_threads, see kernels/__init__.py); otherwise the chunks run one after another on the caller.
-@njit(cache=True, parallel=True, error_model="numpy", fastmath={"contract"})
-def _gelu_exact_float32_kernel(y, dy_dx, use_threads):
-    n_chunks = (y.size + CHUNK - 1) // CHUNK
-    if use_threads:
-        for chunk in prange(n_chunks):
-            _gelu_exact_float32_chunk(y, dy_dx, chunk * CHUNK)
-    else:
-        for chunk in range(n_chunks):
-            _gelu_exact_float32_chunk(y, dy_dx, chunk * CHUNK)
+# (threads_beside_products, kernels/__init__.py); otherwise the chunks run one after another on the caller.
+@njit_parallel_or_serial(error_model="numpy", fastmath={"contract"})
+def _gelu_exact_float32_kernel(y, dy_dx):
+    for chunk in prange(task_count(y.size, CHUNK)):
+        _gelu_exact_float32_chunk(y, dy_dx, chunk * CHUNK)
 
 
 @njit(cache=True, parallel=True)

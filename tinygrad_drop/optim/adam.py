@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..kernels.adamw import adamw_update
+from ..kernels.adamw import AdamHyperparameters, adamw_update
 from ..ops.dtypes import require_float
 from .optimizer import Optimizer, ParamsLike
 
@@ -49,6 +49,9 @@ class Adam(Optimizer):
     def step(self) -> None:
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
+            # Plain Python numbers, so the compiled kernel sees one signature whatever the caller passed.
+            hyperparameters = AdamHyperparameters(float(group["lr"]), float(beta1), float(beta2), float(group["eps"]),
+                                                  float(group["weight_decay"]), self.decoupled_weight_decay)
             for param in group["params"]:
                 if param.grad is None:
                     continue
@@ -64,10 +67,8 @@ class Adam(Optimizer):
                     state["exp_avg"] = np.zeros_like(param.data, order="C")
                     state["exp_avg_sq"] = np.zeros_like(param.data, order="C")
                 state["step"] += 1
-                # Plain Python numbers, so the compiled kernel sees one signature whatever the caller passed.
-                adamw_update(param.data, grad, state["exp_avg"], state["exp_avg_sq"], float(group["lr"]),
-                             float(beta1), float(beta2), float(group["eps"]), float(group["weight_decay"]),
-                             int(state["step"]), self.decoupled_weight_decay)
+                adamw_update(param.data, grad, state["exp_avg"], state["exp_avg_sq"], int(state["step"]),
+                             hyperparameters)
 
 
 class AdamW(Adam):
