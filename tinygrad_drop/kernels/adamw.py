@@ -103,9 +103,9 @@ PARALLEL_MIN_SIZE = 16_384
 # raising, and the division needs no per-element check, which lets LLVM vectorize the loop.
 @njit_parallel_or_serial(error_model="numpy")
 def _adamw_kernel(param, grad, exp_avg, exp_avg_sq, coefficients):
-    beta1, beta2, eps, l2, decay, step_size, sqrt_bias_correction2 = coefficients
-    one = coefficients.dtype.type(1.0)
     for i in prange(param.size):
+        beta1, beta2, eps, l2, decay, step_size, sqrt_bias_correction2 = coefficients
+        one = coefficients.dtype.type(1.0)
         g = grad[i] + l2 * param[i]
         exp_avg[i] = beta1 * exp_avg[i] + (one - beta1) * g
         exp_avg_sq[i] = beta2 * exp_avg_sq[i] + (one - beta2) * g * g

@@ -27,6 +27,7 @@ from numba import njit, prange
 
 from . import Kernel
 from .exp_float32 import exp_float32_into
+from .parallel import ROWS_PER_TASK, task_count, task_rows
 
 
 def _log_sum_exp_rows(logits: np.ndarray) -> np.ndarray:
@@ -63,7 +64,6 @@ def cross_entropy_forward_numba(
 # into the sum: the float64 sum runs in order (no fastmath here), a loop LLVM cannot vectorize,
 # and the exps in it would run scalar too (768 x 65 logits on one thread: 580 us fused, 211 us
 # through the scratch row, the same bits).
-ROWS_PER_TASK = 64
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -71,9 +71,9 @@ def _cross_entropy_forward_kernel(logits, target, ignore_index, float32_exp):
     n_rows, n_classes = logits.shape
     lse = np.empty(n_rows, dtype=logits.dtype)
     row_losses = np.zeros(n_rows)
-    for task in prange((n_rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK):
+    for task in prange(task_count(n_rows, ROWS_PER_TASK)):
         shifted = np.empty(n_classes, np.float32)
-        for i in range(task * ROWS_PER_TASK, min(n_rows, (task + 1) * ROWS_PER_TASK)):
+        for i in task_rows(task, n_rows):
             row_max = -np.inf
             for j in range(n_classes):
                 row_max = max(row_max, logits[i, j])
@@ -123,8 +123,8 @@ def cross_entropy_backward_numba(
 def _cross_entropy_backward_kernel(logits, target, lse, ignore_index, scale, float32_exp):
     n_rows, n_classes = logits.shape
     dlogits = np.empty_like(logits)
-    for task in prange((n_rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK):
-        for i in range(task * ROWS_PER_TASK, min(n_rows, (task + 1) * ROWS_PER_TASK)):
+    for task in prange(task_count(n_rows, ROWS_PER_TASK)):
+        for i in task_rows(task, n_rows):
             t = target[i]
             row = dlogits[i]
             if t == ignore_index:
