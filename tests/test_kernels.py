@@ -6,6 +6,7 @@ these tests do not depend on, or change, the global backend setting.
 """
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -821,3 +822,72 @@ def test_importing_the_kernels_compiles_nothing():
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
+
+
+# ---------------------------------------------------------------------------------------- fork
+
+
+# Every kernel in a child forked after the parent ran them on threads: the child runs each one on
+# its calling thread (kernels/thread_pool.py), through the serial twin that holds no parallel code
+# (kernels/parallel.py); any call into Numba's OpenMP pool there would stop the child.
+FORK_SCRIPT = """
+import json, os, pickle
+import numpy as np
+import tinygrad_drop as td
+from tinygrad_drop.kernels import adamw, bias, cross_entropy, dropout, gelu, layer_norm, softmax
+
+
+def run_every_kernel():
+    rng = np.random.default_rng(0)
+    rows = rng.standard_normal((150, 65)).astype(np.float32)  # three tasks of rows
+    weight = rng.standard_normal(65).astype(np.float32)
+    target = rng.integers(0, 65, 150)
+    flat = rng.standard_normal(40000).astype(np.float32)
+    param = flat[:20000].copy()  # above adamw's PARALLEL_MIN_SIZE
+    adamw.adamw_update.numba_impl(param, flat[20000:], np.zeros_like(param), np.zeros_like(param), 1,
+                                  adamw.AdamHyperparameters(1e-3, 0.9, 0.999, 1e-8, 0.1, True))
+    y, mean, rstd = layer_norm.layer_norm_forward.numba_impl(rows, weight, weight, 1e-5)
+    loss, _, lse = cross_entropy.cross_entropy_forward.numba_impl(rows, target, -100)
+    results = [
+        param, y, mean, rstd, *layer_norm.layer_norm_backward.numba_impl(rows, rows, weight, mean, rstd),
+        np.array(loss), lse, cross_entropy.cross_entropy_backward.numba_impl(rows, target, lse, -100, 0.5),
+        bias.add_bias.numba_impl(rows.copy(), weight), bias.bias_grad.numba_impl(rows),
+        dropout.dropout_apply.numba_impl(flat, 0.1, np.uint64(3), 1 / 0.9),
+        dropout.add_bias_dropout.numba_impl(rows.copy(), weight, 0.1, np.uint64(3), 1 / 0.9),
+        *gelu.gelu.numba_impl(flat, False, True), *gelu.gelu.numba_impl(flat, True, True),
+        softmax.softmax_forward.numba_impl(rows), softmax.log_softmax_forward.numba_impl(rows),
+        softmax.softmax_backward.numba_impl(rows, rows), softmax.log_softmax_backward.numba_impl(rows, rows),
+    ]
+    return results, td.state.process.thread_pool
+
+
+in_parent, pool_in_parent = run_every_kernel()
+reader, writer = os.pipe()
+child = os.fork()
+if child == 0:
+    code = 1
+    try:
+        with os.fdopen(writer, "wb") as pipe:
+            pickle.dump(run_every_kernel(), pipe)
+        code = 0
+    finally:
+        os._exit(code)
+os.close(writer)
+with os.fdopen(reader, "rb") as pipe:
+    data = pipe.read()
+_, status = os.waitpid(child, 0)
+assert os.waitstatus_to_exitcode(status) == 0, f"the child ended with {os.waitstatus_to_exitcode(status)}"
+in_child, pool_in_child = pickle.loads(data)
+same = [bool(np.array_equal(a, b)) for a, b in zip(in_parent, in_child)]
+print(json.dumps([same, pool_in_parent, pool_in_child]))
+"""
+
+
+def test_every_kernel_runs_in_a_forked_child_with_the_same_bits():
+    result = subprocess.run([sys.executable, "-c", FORK_SCRIPT], cwd=REPOSITORY_ROOT, capture_output=True,
+                            text=True, timeout=170)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr == ""  # no "fork() called from a process already using GNU OpenMP"
+    same, pool_in_parent, pool_in_child = json.loads(result.stdout)
+    assert pool_in_parent in ("shared", "separate") and pool_in_child == "forked child"
+    assert all(same), same

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import prange
 
-from . import Kernel
+from . import Kernel, threads_available
 from .parallel import njit_parallel_or_serial
 
 
@@ -79,7 +79,7 @@ def adamw_update_numba(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray,
         _flat_view(exp_avg),
         _flat_view(exp_avg_sq),
         coefficients,
-        threads=param.size >= PARALLEL_MIN_SIZE,
+        threads=param.size >= PARALLEL_MIN_SIZE and threads_available(),
     )
 
 

@@ -23,11 +23,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from . import Kernel
+from . import Kernel, threads_available
 from .exp_float32 import exp_float32_into
-from .parallel import ROWS_PER_TASK, task_count, task_rows
+from .parallel import ROWS_PER_TASK, njit_parallel_or_serial, task_count, task_rows
 
 
 def _log_sum_exp_rows(logits: np.ndarray) -> np.ndarray:
@@ -50,7 +50,8 @@ def cross_entropy_forward_numba(
 ) -> tuple[float, int, np.ndarray]:
     logits = np.ascontiguousarray(logits)
     row_losses, lse = _cross_entropy_forward_kernel(
-        logits, np.ascontiguousarray(target, dtype=np.int64), int(ignore_index), logits.dtype == np.float32
+        logits, np.ascontiguousarray(target, dtype=np.int64), int(ignore_index), logits.dtype == np.float32,
+        threads=threads_available(),
     )
     # Summing the per-row losses here, in row order, makes the result independent of the thread
     # count (a parallel reduction would add partial sums in a thread-dependent order).
@@ -66,7 +67,7 @@ def cross_entropy_forward_numba(
 # through the scratch row, the same bits).
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit_parallel_or_serial(error_model="numpy")
 def _cross_entropy_forward_kernel(logits, target, ignore_index, float32_exp):
     n_rows, n_classes = logits.shape
     lse = np.empty(n_rows, dtype=logits.dtype)
@@ -116,10 +117,11 @@ def cross_entropy_backward_numba(
         int(ignore_index),
         logits.dtype.type(scale),
         logits.dtype == np.float32,
+        threads=threads_available(),
     )
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit_parallel_or_serial(error_model="numpy")
 def _cross_entropy_backward_kernel(logits, target, lse, ignore_index, scale, float32_exp):
     n_rows, n_classes = logits.shape
     dlogits = np.empty_like(logits)

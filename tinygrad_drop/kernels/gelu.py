@@ -33,7 +33,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from . import Kernel, threads_beside_products
+from . import Kernel, threads_available, threads_beside_products
 from .exp_float32 import exp_float32
 from .parallel import njit_parallel_or_serial, task_count
 
@@ -107,7 +107,7 @@ def gelu_numba(x: np.ndarray, approximate: bool, with_derivative: bool, out: np.
         # the kernel to skip it.
         y = np.empty_like(flat) if out is None else out.reshape(-1)
         dy_dx = np.empty_like(flat) if with_derivative else np.empty(0, flat.dtype)
-        _gelu_scalar_kernel(flat, y, dy_dx, bool(approximate))
+        _gelu_scalar_kernel(flat, y, dy_dx, bool(approximate), threads=threads_available())
     return y.reshape(x.shape), dy_dx.reshape(x.shape) if with_derivative else None
 
 
@@ -156,7 +156,7 @@ def _gelu_exact_float32_kernel(y, dy_dx):
         _gelu_exact_float32_chunk(y, dy_dx, chunk * CHUNK)
 
 
-@njit(cache=True, parallel=True)
+@njit_parallel_or_serial()
 def _gelu_scalar_kernel(x, y, dy_dx, approximate):
     """The tanh flavour, and exact GELU in float64 (gradchecks): one libm call per element."""
     with_derivative = dy_dx.size > 0

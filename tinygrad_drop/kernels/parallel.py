@@ -3,7 +3,7 @@
 A kernel that may run on threads is written once, its tasks in a `prange` loop, and compiled twice
 by `njit_parallel_or_serial`: with parallel=True, where the tasks go to Numba's threads, and without,
 where prange is a plain `range` and the kernel never enters Numba's parallel runtime. The caller
-picks one per call (`threads=...`, usually threads_beside_products() of kernels/__init__.py).
+picks one per call (`threads=...`: threads_beside_products() or threads_available(), thread_pool.py).
 
 The serial twin must stay out of that runtime entirely, not only skip the prange: in a process
 forked after Numba's threads started, any call into it aborts the child, and a parallel=True

@@ -21,9 +21,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from . import Kernel
+from . import Kernel, threads_available
+from .parallel import njit_parallel_or_serial
 
 
 def softmax_forward_numpy(x: np.ndarray) -> np.ndarray:
@@ -33,10 +34,10 @@ def softmax_forward_numpy(x: np.ndarray) -> np.ndarray:
 
 
 def softmax_forward_numba(x: np.ndarray) -> np.ndarray:
-    return _softmax_forward_kernel(np.ascontiguousarray(x), False)
+    return _softmax_forward_kernel(np.ascontiguousarray(x), False, threads=threads_available())
 
 
-@njit(cache=True, parallel=True)
+@njit_parallel_or_serial()
 def _softmax_forward_kernel(x, log):
     """Each row's softmax, or its log_softmax where `log`: both need the row's max and sum of exps."""
     n_rows, n_cols = x.shape
@@ -71,10 +72,11 @@ def softmax_backward_numpy(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
 
 
 def softmax_backward_numba(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
-    return _softmax_backward_kernel(np.ascontiguousarray(y), np.ascontiguousarray(grad))
+    return _softmax_backward_kernel(np.ascontiguousarray(y), np.ascontiguousarray(grad),
+                                    threads=threads_available())
 
 
-@njit(cache=True, parallel=True)
+@njit_parallel_or_serial()
 def _softmax_backward_kernel(y, grad):
     n_rows, n_cols = y.shape
     dx = np.empty_like(y)
@@ -93,7 +95,7 @@ def log_softmax_forward_numpy(x: np.ndarray) -> np.ndarray:
 
 
 def log_softmax_forward_numba(x: np.ndarray) -> np.ndarray:
-    return _softmax_forward_kernel(np.ascontiguousarray(x), True)
+    return _softmax_forward_kernel(np.ascontiguousarray(x), True, threads=threads_available())
 
 
 def log_softmax_backward_numpy(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
@@ -103,10 +105,11 @@ def log_softmax_backward_numpy(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
 
 
 def log_softmax_backward_numba(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
-    return _log_softmax_backward_kernel(np.ascontiguousarray(y), np.ascontiguousarray(grad))
+    return _log_softmax_backward_kernel(np.ascontiguousarray(y), np.ascontiguousarray(grad),
+                                        threads=threads_available())
 
 
-@njit(cache=True, parallel=True)
+@njit_parallel_or_serial()
 def _log_softmax_backward_kernel(y, grad):
     n_rows, n_cols = y.shape
     dx = np.empty_like(y)
