@@ -100,9 +100,9 @@ def cross_entropy_backward_numpy(
 ) -> np.ndarray:
     counted = target != ignore_index
     rows = np.arange(len(target))[counted]
-    dlogits = np.exp(logits - lse[:, None])
-    dlogits[rows, target[counted]] -= 1.0
-    dlogits[~counted] = 0.0
+    dlogits = np.exp(logits - lse[:, None])  # the softmax of each row
+    dlogits[rows, target[counted]] -= 1.0  # minus the one-hot target
+    dlogits[~counted] = 0.0  # ignored rows contribute nothing
     return (dlogits * scale).astype(logits.dtype)
 
 

@@ -58,8 +58,8 @@ def _dropout_mask_kernel(n, threshold, key):
 def dropout_apply_numpy(x: np.ndarray, p: float, key: np.uint64, scale: float) -> np.ndarray:
     # BEGIN SOLUTION dropout: keep what dropout_mask_numpy keeps, scaled; zero the rest
     kept = dropout_mask_numpy(x.size, p, key).reshape(x.shape)
-    # x * scale where kept, 0 elsewhere (never computed there: a dropped inf stays an exact 0)
-    return np.multiply(x, x.dtype.type(scale), out=np.zeros_like(x), where=kept)
+    # Zeroed before scaling: a dropped inf or nan becomes an exact 0, never inf * 0 = nan.
+    return np.where(kept, x, 0) * x.dtype.type(scale)
     # END SOLUTION
 
 

@@ -53,11 +53,10 @@ _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
 def erfc_factor_numpy(t: np.ndarray) -> np.ndarray:
-    """Q(t) by Horner's rule, updated in place: each step would otherwise allocate a new array."""
+    """Q(t) by Horner's rule."""
     q = np.full_like(t, ERFC_FACTOR_COEFFICIENTS[-1])
     for coefficient in ERFC_FACTOR_COEFFICIENTS[-2::-1]:
-        q *= t
-        q += coefficient
+        q = q * t + coefficient
     return q
 
 
