@@ -36,15 +36,12 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _validate(self, group: dict[str, Any]) -> None:
-        if group["lr"] < 0.0:
-            raise ValueError(f"Invalid learning rate: {group['lr']}")
+        super()._validate(group)
         if group["eps"] < 0.0:
             raise ValueError(f"Invalid epsilon value: {group['eps']}")
         for index, beta in enumerate(group["betas"]):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {index}: {beta}")
-        if group["weight_decay"] < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
 
     def step(self) -> None:
         for group in self.param_groups:
