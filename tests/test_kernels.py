@@ -824,6 +824,57 @@ def test_importing_the_kernels_compiles_nothing():
     assert result.returncode == 0, result.stderr
 
 
+# Each kernel that may run on threads is compiled twice (kernels/parallel.py), and both twins must
+# come back from Numba's disk cache in a new process, each its own machine code: a twin compiled
+# again, or loading the other's, would show as a cache miss or in the fork test below.
+CACHE_SCRIPT = """
+import json
+import numpy as np
+from tinygrad_drop.kernels import adamw, bias, cross_entropy, dropout, gelu, layer_norm, softmax
+from tinygrad_drop.kernels.parallel import ParallelOrSerial
+
+modules = (adamw, bias, cross_entropy, dropout, gelu, layer_norm, softmax)
+rng = np.random.default_rng(0)
+rows = rng.standard_normal((150, 65)).astype(np.float32)
+flat = rng.standard_normal(20000).astype(np.float32)
+target = rng.integers(0, 65, 150)
+for threads in (True, False):
+    for module in modules:
+        module.threads_beside_products = module.threads_available = lambda: threads
+    for param in (flat[:10].copy(), flat.copy()):  # below and above adamw's PARALLEL_MIN_SIZE
+        adamw.adamw_update.numba_impl(param, param.copy(), np.zeros_like(param), np.zeros_like(param), 1,
+                                      adamw.AdamHyperparameters(1e-3, 0.9, 0.999, 1e-8, 0.1, True))
+    bias.bias_grad.numba_impl(bias.add_bias.numba_impl(rows.copy(), rows[0]))
+    layer_norm.layer_norm_backward.numba_impl(rows, rows, rows[0], *layer_norm.layer_norm_forward.numba_impl(
+        rows, rows[0], rows[0], 1e-5)[1:])
+    loss, _, lse = cross_entropy.cross_entropy_forward.numba_impl(rows, target, -100)
+    cross_entropy.cross_entropy_backward.numba_impl(rows, target, lse, -100, 0.5)
+    dropout.dropout_apply.numba_impl(flat, 0.1, np.uint64(3), 1 / 0.9)
+    dropout.add_bias_dropout.numba_impl(rows.copy(), rows[0], 0.1, np.uint64(3), 1 / 0.9)
+    gelu.gelu.numba_impl(flat, False, True), gelu.gelu.numba_impl(flat, True, True)
+    for forward, backward in ((softmax.softmax_forward, softmax.softmax_backward),
+                              (softmax.log_softmax_forward, softmax.log_softmax_backward)):
+        backward.numba_impl(forward.numba_impl(rows), rows)
+twins = {f"{module.__name__}.{name}.{which}": getattr(value, which).stats
+         for module in modules for name, value in vars(module).items() if isinstance(value, ParallelOrSerial)
+         for which in ("parallel", "serial")}
+print(json.dumps({name: [sum(stats.cache_hits.values()), sum(stats.cache_misses.values())]
+                  for name, stats in twins.items()}))
+"""
+
+
+def test_both_twins_of_every_threaded_kernel_load_from_the_disk_cache():
+    numba = pytest.importorskip("numba")
+    if numba.config.DISABLE_JIT:
+        pytest.skip("nothing is compiled or cached with NUMBA_DISABLE_JIT=1")
+    runs = [subprocess.run([sys.executable, "-c", CACHE_SCRIPT], cwd=REPOSITORY_ROOT, capture_output=True,
+                           text=True, timeout=170) for _ in range(2)]  # the first fills the cache
+    assert runs[1].returncode == 0, runs[1].stderr[-3000:]
+    hits_and_misses = json.loads(runs[1].stdout)
+    assert len(hits_and_misses) >= 20, hits_and_misses
+    assert all(hits > 0 and misses == 0 for hits, misses in hits_and_misses.values()), hits_and_misses
+
+
 # ---------------------------------------------------------------------------------------- fork
 
 
