@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, TypeV
 import numpy as np
 
 from ..tensor import Tensor
+from .utils import zero_grads
 
 
 class Parameter(Tensor):
@@ -258,15 +259,7 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients of the last backward (backward accumulates with +=)."""
-        for param in self.parameters():
-            if param.grad is None:
-                continue
-            if set_to_none:
-                param.grad = None
-            else:
-                # A fresh array, not an in-place fill: gradient arrays of different parameters
-                # may be one shared array.
-                param.grad.data = np.zeros_like(param.grad.data)
+        zero_grads(self.parameters(), set_to_none)
 
     def to(self, dtype: Any) -> Module:
         """Convert floating-point parameters, their gradients and buffers to `dtype`, in place."""

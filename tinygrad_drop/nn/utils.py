@@ -1,4 +1,6 @@
-"""Gradient clipping: keep one unlucky batch from throwing the weights far away.
+"""What is done to all parameters' gradients at once: clipping and forgetting them.
+
+Gradient clipping keeps one unlucky batch from throwing the weights far away.
 
 `clip_grad_norm_` treats the gradients of all parameters as one long vector g. If its norm
 ||g|| exceeds max_norm, every gradient is multiplied by max_norm / ||g||: the direction of the
@@ -44,3 +46,17 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
         for grad in unique_grads.values():
             grad.data = (grad.data * clip_coef).astype(grad.data.dtype, copy=False)
     return total_norm
+
+
+def zero_grads(params: Iterable[Tensor], set_to_none: bool = True) -> None:
+    """Forget the gradients of the last backward (backward accumulates with +=): drop them, or
+    give each parameter a fresh array of zeros."""
+    for param in params:
+        if param.grad is None:
+            continue
+        if set_to_none:
+            param.grad = None
+        else:
+            # A fresh array, not an in-place fill: gradient arrays of different parameters
+            # may be one shared array.
+            param.grad.data = np.zeros_like(param.grad.data)

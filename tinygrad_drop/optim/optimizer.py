@@ -19,6 +19,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from ..nn.utils import zero_grads
 from ..tensor import Tensor
 
 ParamsLike = Iterable[Tensor] | Iterable[dict[str, Any]]
@@ -29,20 +30,6 @@ def _require_ordered(params: Any) -> None:
     if isinstance(params, (set, frozenset)):
         raise TypeError("optimizer parameters need to be organized in ordered collections, but the "
                         "ordering of tensors in sets will change between runs. Please use a list instead.")
-
-
-def zero_grads(params: Iterable[Tensor], set_to_none: bool = True) -> None:
-    """Forget the gradients of the last backward (backward accumulates with +=): drop them, or
-    give each parameter a fresh array of zeros."""
-    for param in params:
-        if param.grad is None:
-            continue
-        if set_to_none:
-            param.grad = None
-        else:
-            # A fresh array, not an in-place fill: gradient arrays of different parameters
-            # may be one shared array.
-            param.grad.data = np.zeros_like(param.grad.data)
 
 
 class Optimizer:
