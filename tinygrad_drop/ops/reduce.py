@@ -106,17 +106,13 @@ class Max(Function):
         return gradient_to_chosen(ctx, grad), None, None
 
 
-class Min(Function):
-    """min over one axis or over all elements; see `pick_extreme` for which element is chosen."""
+class Min(Max):
+    """min over one axis or over all elements: Max with the smallest element chosen, and so Max's
+    backward (d min(x)/dx_i = 1 for the chosen x_i, 0 for every other element)."""
 
     @staticmethod
     def forward(ctx, x, axis, keepdim):
         return pick_extreme(ctx, x, axis, keepdim, np.min, np.argmin)
-
-    @staticmethod
-    def backward(ctx, grad):
-        # d min(x)/dx_i = 1 for the chosen x_i, 0 for every other element
-        return gradient_to_chosen(ctx, grad), None, None
 
 
 class Var(Function):
