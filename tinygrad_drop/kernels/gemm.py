@@ -23,6 +23,7 @@ pays, to numpy.
 from __future__ import annotations
 
 import ctypes
+import functools
 
 import numpy as np
 from llvmlite import ir
@@ -78,23 +79,23 @@ def gemm(typingctx, address, transpose_a, transpose_b, m, n, k, a, lda, b, ldb, 
     return signature, codegen
 
 
-class _Addresses:
-    """numpy's OpenBLAS cblas_sgemm and cblas_dgemm addresses by dtype, looked up once."""
-
-    by_dtype: dict | None = None
+@functools.cache
+def gemm_addresses() -> dict:
+    """numpy's OpenBLAS cblas_sgemm and cblas_dgemm addresses by dtype (looked up once): empty
+    where numpy's BLAS is not an OpenBLAS with the 64-bit integer interface."""
+    addresses = {}
+    found = find_openblas()
+    if found is not None and found[2] == "64_":
+        library, prefix, suffix = found
+        for float_dtype, letter in ((np.dtype(np.float32), "s"), (np.dtype(np.float64), "d")):
+            # scipy_openblas_set_threads_callback_function64_ goes with scipy_cblas_sgemm64_
+            name = f"{prefix.removesuffix('openblas')}cblas_{letter}gemm{suffix}"
+            if hasattr(library, name):
+                addresses[float_dtype] = ctypes.cast(getattr(library, name), ctypes.c_void_p).value
+    return addresses
 
 
 def gemm_address(dtype: np.dtype) -> int | None:
-    """The address `gemm` calls for this dtype (float32 or float64), or None where numpy's BLAS is
-    not an OpenBLAS with the 64-bit integer interface (then products stay with numpy)."""
-    if _Addresses.by_dtype is None:
-        _Addresses.by_dtype = {}
-        found = find_openblas()
-        if found is not None and found[2] == "64_":
-            library, prefix, suffix = found
-            for float_dtype, letter in ((np.dtype(np.float32), "s"), (np.dtype(np.float64), "d")):
-                # scipy_openblas_set_threads_callback_function64_ goes with scipy_cblas_sgemm64_
-                name = f"{prefix.removesuffix('openblas')}cblas_{letter}gemm{suffix}"
-                if hasattr(library, name):
-                    _Addresses.by_dtype[float_dtype] = ctypes.cast(getattr(library, name), ctypes.c_void_p).value
-    return _Addresses.by_dtype.get(np.dtype(dtype))
+    """The address `gemm` calls for this dtype (float32 or float64), or None where numpy's BLAS
+    has none (then products stay with numpy)."""
+    return gemm_addresses().get(np.dtype(dtype))
