@@ -22,12 +22,12 @@ pytestmark = [pytest.mark.train, *EVERY_TOPIC]
 def test_profile_names_the_ops_and_accounts_for_the_whole_step():
     rows, totals = bench.profile_ops("numba", steps=1)
     ops = {op for op, _, _, _ in rows}
-    assert {"Linear", "CausalSelfAttention", "LinearGELU", "LinearDropout", "LayerNorm", "Dropout",
+    assert {"LinearFunction", "CausalQKVAttention", "LinearGELU", "LinearDropout", "LayerNorm", "Dropout",
             "CrossEntropy"} <= ops
     assert all(forward >= 0 and backward >= 0 for _, forward, backward, _ in rows)
     calls = {op: count for op, _, _, count in rows}
     # c_attn and c_fc are inside fused ops; per layer the two c_proj are, with their dropout; lm_head
-    assert (calls["LinearDropout"], calls["Linear"], calls["Dropout"]) == (4 * 2, 1, 1)
+    assert (calls["LinearDropout"], calls["LinearFunction"], calls["Dropout"]) == (4 * 2, 1, 1)
     op_time = sum(forward + backward for _, forward, backward, _ in rows)
     assert totals["step"] == pytest.approx(op_time + totals["optimizer"] + totals["other"])
     assert totals["optimizer"] > 0 and totals["other"] >= 0

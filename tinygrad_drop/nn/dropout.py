@@ -31,13 +31,6 @@ class Dropout(Module):
         self._last_draw = (key, x.shape) if self.training else None
         return out
 
-    def after_linear(self, linear: Module, x: Tensor) -> Tensor:
-        """self(linear(x)) for an nn.Linear `linear`, as one node (F.linear_dropout: the mask is
-        applied in the pass that adds the bias); `mask` shows its mask as after a call."""
-        out, key = F.linear_dropout_with_key(x, linear.weight, linear.bias, self.p, self.training, self.inverted)
-        self._last_draw = (key, out.shape) if self.training else None
-        return out
-
     @property
     def mask(self) -> np.ndarray | None:
         """The keep-mask of the last training forward (None before one, or after an eval
