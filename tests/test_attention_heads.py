@@ -1,7 +1,8 @@
-"""Attention head by head (kernels/attention_heads.py): the Numba kernels, each head's products
-(BLAS called from compiled code) and middle in one thread task, give the bits of the numpy
-composition (numpy's matmul around the same Numba middle), both ways; and the calls they cannot
-take go to that composition."""
+"""Attention head by head (kernels/attention_heads.py): the Numba twin equals the numpy reference
+(the formulas, every head at once) to rounding, with the same dropout masks; its per-head kernels
+(each head's products, BLAS called from compiled code, and middle in one thread task) give the bits
+of its composition (numpy's matmul, block by block, around the same Numba middle), both ways; and
+the calls those kernels cannot take go to that composition."""
 from __future__ import annotations
 
 import numba
@@ -24,17 +25,37 @@ def qkv_heads(dtype, batch=3, n_head=4, T=64, E=32, seed=0):
     return qkv.transpose(2, 0, 3, 1, 4)
 
 
-def run_both_ways(q, k, v, causal, p, bias=None):
-    """forward then backward through the Numba entry points: (out, probs, dropped, dq, dk, dv)."""
+def run_both_ways(q, k, v, causal, p, bias=None, kernel=heads.attention_heads_forward, backward=None):
+    """forward then backward through one implementation (the Numba twin unless told):
+    (out, probs, dropped, dq, dk, dv)."""
+    forward = kernel.numba_impl if backward is None else kernel
+    backward = heads.attention_heads_backward.numba_impl if backward is None else backward
     dtype = q.dtype
     has_bias = bias is not None
     bias = bias if has_bias else np.zeros((1, 1, 1), dtype)
     out = np.empty(q.shape[:-1] + (v.shape[-1],), dtype)
-    probs, dropped = heads.attention_heads_forward_numba(q, k, v, bias, has_bias, causal, 0.17, p, np.uint64(5), out)
+    probs, dropped = forward(q, k, v, bias, has_bias, causal, 0.17, p, np.uint64(5), out)
     grad = np.random.default_rng(9).standard_normal(out.shape).astype(dtype)
     grads = [np.empty_like(a) for a in (q, k, v)]
-    assert heads.attention_heads_backward_numba(grad, q, k, v, probs, dropped, 0.17, causal, *grads, False) is None
+    assert backward(grad, q, k, v, probs, dropped, 0.17, causal, *grads, False) is None
     return [out, probs, dropped.copy()] + grads
+
+
+@pytest.mark.parametrize("p", [0.0, 0.3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_numba_twin_equals_the_numpy_reference(p, dtype, monkeypatch):
+    tolerance = dict(rtol=2e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-13)
+    for name, (q, k, v, causal, bias) in cases(dtype).items():
+        expected = run_both_ways(q, k, v, causal, p, bias, heads.attention_heads_forward_numpy,
+                                 heads.attention_heads_backward_numpy)
+        for way in ("per-head kernels or composition, as the call fits", "composition"):
+            with monkeypatch.context() as patch:
+                if way == "composition":
+                    patch.setattr(heads, "_kernel_fits", lambda *args: None)
+                got = run_both_ways(q, k, v, causal, p, bias)
+            np.testing.assert_array_equal(got[2] == 0, expected[2] == 0, err_msg=f"{name}, {way}: the mask")
+            for a, b, what in zip(got, expected, ["out", "P", "D", "dq", "dk", "dv"]):
+                np.testing.assert_allclose(a, b, err_msg=f"{name}, {way}: {what}", **tolerance)
 
 
 def refuse(*args):
@@ -59,11 +80,11 @@ def cases(dtype):
 def test_one_task_per_head_gives_the_bits_of_the_numpy_composition(p, dtype, monkeypatch):
     for name, (q, k, v, causal, bias) in cases(dtype).items():
         with monkeypatch.context() as forced:
-            forced.setattr(heads, "_kernel_fits", lambda *args: None)  # the composition, Numba's middle
+            forced.setattr(heads, "_kernel_fits", lambda *args: None)  # the twin's composition
             expected = run_both_ways(q, k, v, causal, p, bias)
         with monkeypatch.context() as fused:
-            fused.setattr(heads, "attention_heads_forward_numpy", refuse)
-            fused.setattr(heads, "attention_heads_backward_numpy", refuse)
+            fused.setattr(heads, "composed_forward", refuse)
+            fused.setattr(heads, "composed_backward", refuse)
             got = run_both_ways(q, k, v, causal, p, bias)
             for a, b, what in zip(got, expected, ["out", "P", "D", "dq", "dk", "dv"]):
                 np.testing.assert_array_equal(a, b, err_msg=f"{name}: {what}")
@@ -131,4 +152,4 @@ def test_keys_and_values_broadcast_over_the_batch_go_to_the_composition(monkeypa
     monkeypatch.setattr(heads, "_attention_heads_forward_kernel", refuse)
     out = np.empty_like(q)
     heads.attention_heads_forward_numba(q, k[:1], v[:1], no_bias, False, True, 0.17, 0.0, np.uint64(1), out)
-    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_allclose(out, expected, rtol=2e-5, atol=1e-6)
