@@ -25,15 +25,12 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run without `pip install -e .`
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-import tinygrad_drop as td  # noqa: E402
-import tinygrad_drop.nn as nn  # noqa: E402
-from usage import OneLineArgumentParser, UsageError, non_negative_int, positive_int, report  # noqa: E402
+import tinygrad_drop as td
+import tinygrad_drop.nn as nn
+from tinygrad_drop.utils.cli import OneLineArgumentParser, UsageError, non_negative_int, positive_int, report
 
 KEPT, DROPPED = "●", "○"
 P = 0.5

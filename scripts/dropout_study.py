@@ -5,9 +5,10 @@
 
 To see overfitting in minutes, the model trains on a small slice of the corpus (the first
 --chars characters; 90% train, 10% val), small enough to memorize, with twice the recipe's
-learning rate so that it memorizes sooner. Each rate is an ordinary run of scripts/train.py with
-the same seed (so the same initial weights and the same batches: dropout masks come from their
-own random stream) in OUT_DIR/dropout-<rate>; this script then compares their metrics.jsonl.
+learning rate so that it memorizes sooner. Each rate is an ordinary run of scripts/train.py's
+loop (tinygrad_drop/training/trainer.py) with the same seed (so the same initial weights and the
+same batches: dropout masks come from their own random stream) in OUT_DIR/dropout-<rate>; this
+script then compares their metrics.jsonl.
 
 What the literature (Srivastava et al., 2014) leads us to expect:
 - no dropout overfits: the train loss keeps falling while the val loss turns and rises;
@@ -35,10 +36,11 @@ import json
 import sys
 from pathlib import Path
 
-import train
-from corpus import load_text
-from usage import (OneLineArgumentParser, UsageError, non_negative_int, positive_float, positive_int,
-                   probability_below_one, report)
+from models.gpt import GPT, GPTConfig
+from tinygrad_drop.data.text import load_text
+from tinygrad_drop.training.trainer import INTERRUPTED_EXIT_CODE, SEED, run
+from tinygrad_drop.utils.cli import (OneLineArgumentParser, UsageError, non_negative_int, positive_float,
+                                     positive_int, probability_below_one, report)
 
 RATES = (0.0, 0.1, 0.3, 0.5)
 # 5,000 characters (4,500 to train on) and twice the recipe's learning rate: a 2-layer model
@@ -52,7 +54,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add = parser.add_argument
     add("--rates", type=probability_below_one, nargs="+", default=list(RATES),
         help=f"dropout rates to compare (default {' '.join(map(str, RATES))})")
-    add("--data", metavar="PATH", help="text to take the slice from (default: the built-in corpus)")
+    add("--data", metavar="PATH_OR_NAME",
+        help="text to take the slice from, a file or 'shakespeare' (default: the built-in corpus)")
     add("--chars", type=positive_int, default=STUDY_RECIPE["chars"],
         help=f"characters in the slice (default {STUDY_RECIPE['chars']})")
     add("--out-dir", default="out-dropout-study", help="where the runs, table and plot go (default out-dropout-study)")
@@ -61,9 +64,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             help=f"as in train.py (default {STUDY_RECIPE[name]})")
     add("--lr", type=positive_float, default=STUDY_RECIPE["lr"],
         help=f"peak learning rate (default {STUDY_RECIPE['lr']})")
-    add("--seed", type=non_negative_int, default=train.SEED,
-        help=f"random seed, the same for every rate (default {train.SEED})")
+    add("--seed", type=non_negative_int, default=SEED,
+        help=f"random seed, the same for every rate (default {SEED})")
     return parser.parse_args(argv)
+
+
+def build_gpt(config: dict) -> GPT:
+    return GPT(GPTConfig(**config))
 
 
 def summarize(rate: float, history: list[dict]) -> dict:
@@ -123,11 +130,17 @@ def main(argv: list[str] | None = None) -> int:
     for number, rate in enumerate(args.rates, start=1):
         print(f"\n=== dropout {rate} (run {number} of {len(args.rates)}) ===", flush=True)
         run_dir = out_dir / f"dropout-{rate}"
-        code = train.main(["--data", str(slice_path), "--out-dir", str(run_dir), "--dropout", str(rate),
-                           "--max-iters", str(args.max_iters), "--eval-interval", str(args.eval_interval),
-                           "--eval-iters", str(args.eval_iters), "--lr", str(args.lr),
-                           "--n-layer", str(args.n_layer), "--n-head", str(args.n_head), "--n-embd", str(args.n_embd),
-                           "--seed", str(args.seed), "--sample-tokens", "0"])
+        settings = dict(data=str(slice_path), dropout=rate, max_iters=args.max_iters,
+                        eval_interval=args.eval_interval, eval_iters=args.eval_iters, lr=args.lr,
+                        n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd, seed=args.seed,
+                        sample_tokens=0)
+        try:
+            code = run(settings, run_dir, build_gpt)
+        except UsageError as error:
+            return report(error)
+        except KeyboardInterrupt:
+            print("\nquit without saving", file=sys.stderr)
+            return INTERRUPTED_EXIT_CODE
         if code != 0:
             return code
         histories[rate] = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]

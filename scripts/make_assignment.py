@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# what a student needs: the library, the models, the tests, the docs, the scripts, the packaging
-COPIED = ("tinygrad_drop", "models", "tests", "docs", "scripts", "pyproject.toml", "README.md")
+# what a student needs: the library, the models, the tests, the docs, the scripts, the corpus, the packaging
+COPIED = ("tinygrad_drop", "models", "tests", "docs", "scripts", "data", "pyproject.toml", "README.md")
 NOT_COPIED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.nbi", "*.nbc", ".pytest_cache", ".hypothesis",
                                     "*.egg-info")
 # solution regions live in the library and the models, never in tests or scripts
@@ -112,7 +112,7 @@ def strip_regions(root: Path, regions: list[Region]) -> None:
 
 def default_to_numpy_backend(root: Path) -> None:
     """Make the student copy run the numpy twins unless TINYGRAD_DROP_BACKEND says otherwise."""
-    path = root / "tinygrad_drop" / "kernels" / "__init__.py"
+    path = root / "tinygrad_drop" / "state.py"
     source, count = BACKEND_DEFAULT.subn(r'\1"numpy"', path.read_text())
     if count != 1:
         raise ValueError(f"{path}: expected one os.environ.get(\"TINYGRAD_DROP_BACKEND\", \"numba\") to "

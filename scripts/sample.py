@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run without `pip install -e .`
-
-import tinygrad_drop as td  # noqa: E402
-from checkpoint import checkpoint_path, load_checkpoint, restore_model  # noqa: E402
-from usage import (OneLineArgumentParser, UsageError, non_negative_float, non_negative_int, positive_int,  # noqa: E402
-                   report)
+import tinygrad_drop as td
+from models.gpt import GPT, GPTConfig
+from tinygrad_drop.training.checkpoint import checkpoint_path, load_checkpoint, restore_model
+from tinygrad_drop.utils.cli import (OneLineArgumentParser, UsageError, non_negative_float, non_negative_int,
+                                     positive_int, report)
 
 SEED = 1337
 
@@ -37,11 +35,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def build_gpt(config: dict) -> GPT:
+    return GPT(GPTConfig(**config))
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(argv)
         path = checkpoint_path(args.out_dir)
-        model, tokenizer = restore_model(load_checkpoint(path), path)
+        model, tokenizer = restore_model(load_checkpoint(path), path, build_gpt)
         if not args.prompt:
             raise UsageError("--prompt is empty: give at least one character to continue")
         unknown = tokenizer.unknown_characters(args.prompt)

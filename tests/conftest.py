@@ -14,19 +14,15 @@ import tinygrad_drop as td
 
 @pytest.fixture(params=["numpy", "numba"])
 def backend(request) -> str:
-    previous = td.get_backend()
-    td.set_backend(request.param)
-    yield request.param
-    td.set_backend(previous)
+    with td.backend(request.param):
+        yield request.param
 
 
 @pytest.fixture
 def numpy_backend():
     """Run a test on the numpy reference backend (plain Python that pdb steps into)."""
-    previous = td.get_backend()
-    td.set_backend("numpy")
-    yield
-    td.set_backend(previous)
+    with td.backend("numpy"):
+        yield
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from tinygrad_drop.kernels import attention_heads as heads
-from tinygrad_drop.kernels.blas_threads import shares_blas_threads
+from tinygrad_drop.kernels.thread_pool import products_share_threads
 from tinygrad_drop.kernels.gemm import gemm_address
 
 pytestmark = pytest.mark.attention
 
-needs_gemm = pytest.mark.skipif(gemm_address(np.float32) is None or not shares_blas_threads(),
+needs_gemm = pytest.mark.skipif(gemm_address(np.float32) is None or not products_share_threads(),
                                 reason="numpy's BLAS does not run on Numba's threads here: the kernels stand aside")
 
 
@@ -137,7 +137,7 @@ def test_a_float_masks_gradient_a_missing_blas_and_an_unshared_pool_go_to_the_co
     grad_z = heads.attention_heads_backward_numba(np.ones_like(out), q, k, v, probs, dropped, 0.17, True, *grads, True)
     assert grad_z.shape == (3, 4, 64, 64)
     monkeypatch.setattr(heads, "_attention_heads_forward_kernel", refuse)
-    for name in ("gemm_address", "shares_blas_threads"):
+    for name in ("gemm_address", "products_share_threads"):
         with monkeypatch.context() as missing:
             missing.setattr(heads, name, lambda *args: None)
             heads.attention_heads_forward_numba(q, k, v, np.zeros((1, 1, 1), np.float32), False, True, 0.17, 0.0,

@@ -17,8 +17,6 @@ from pathlib import Path
 import pytest
 
 import tinygrad_drop as td
-from tinygrad_drop.autograd.engine import _backward_check
-from tinygrad_drop.autograd.function import _anomaly_hook
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -78,7 +76,7 @@ def test_python_blocks_run_as_written(page, isolated):
     for first_line, code in code_blocks:
         # padding with blank lines makes line numbers in tracebacks those of the .md file
         exec(compile("\n" * (first_line - 1) + code, str(page.relative_to(ROOT)), "exec"), namespace)
-    assert _anomaly_hook.callback is None and _backward_check.callback is None
+    assert not td.is_anomaly_enabled()
 
 
 @pytest.mark.dropout

@@ -183,6 +183,9 @@ def test_sequential():
         seq[4]
     named = nn.Sequential({"first": AddOne(), "second": Double()})
     assert named(0) == 2 and isinstance(named.first, AddOne)
+    named[-1] = AddOne()
+    assert named(0) == 2 and list(named._modules) == ["first", "second"] and isinstance(named.second, AddOne)
+    assert list(named[1:]._modules) == ["second"]
 
 
 def test_module_list_and_dict():
@@ -194,6 +197,8 @@ def test_module_list_and_dict():
     assert [name for name, _ in layers.named_parameters()][:2] == ["0.weight", "0.bias"]
     with pytest.raises(IndexError):
         layers[4]
+    layers[-1] = Affine(1, 5)
+    assert [m.n_out for m in layers] == [4, 1, 2, 5] and list(layers[2:]._modules) == ["0", "1"]
     heads = nn.ModuleDict({"a": Affine(1, 1)})
     heads["b"] = Affine(1, 2)
     assert list(heads) == ["a", "b"] and "b" in heads and len(heads) == 2

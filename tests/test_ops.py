@@ -244,6 +244,19 @@ def test_max_and_min_over_everything_share_the_gradient_among_ties():
     np.testing.assert_allclose(x.grad.numpy(), [0, 1 / 2, 1 / 2, 1 / 3, 1 / 3, 1 / 3], rtol=1e-15)
 
 
+def test_max_and_min_along_a_dim_give_the_gradient_to_the_first_tie():
+    # as torch.max(dim): one index per row is chosen, the first of the tied elements
+    x = td.tensor(np.array([[1.0, 3.0, 3.0], [-2.0, 0.0, -2.0]]), requires_grad=True)
+    (x.max(dim=1).values.sum() + 10 * x.min(dim=1).values.sum()).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[10, 1, 0], [10, 1, 0]])
+
+
+def test_min_is_its_own_op_in_the_graph():
+    x = td.tensor(np.array([[1.0, 3.0], [-2.0, 0.0]]), requires_grad=True)
+    assert x.max().grad_fn.name == "MaxBackward" and x.max(0).values.grad_fn.name == "MaxBackward"
+    assert x.min().grad_fn.name == "MinBackward" and x.min(0).values.grad_fn.name == "MinBackward"
+
+
 # ---- numpy and numba backends agree ------------------------------------------------------------
 
 @contextmanager

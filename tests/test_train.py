@@ -1,14 +1,17 @@
-"""End-to-end tests of the training scripts: they train, stop, resume and refuse bad input.
+"""End-to-end tests of training: it trains, stops, resumes and refuses bad input.
 
-Runs are tiny (one layer, width 32, a few dozen steps) and mostly in-process, calling each
-script's main() with a command line, so that Numba's kernels compile once for the whole file.
-A few run as real processes, where the process itself is the point (Ctrl-C, exit codes).
+Runs are tiny (one layer, width 32, a few dozen steps) and mostly in-process, calling the
+library's loop (tinygrad_drop.training.trainer.run) as scripts/train.py does, so that Numba's
+kernels compile once for the whole file. The scripts run as real processes, where the command
+line or the process itself is the point (flags, one-line errors, exit codes, Ctrl-C).
 """
 from __future__ import annotations
 
 import importlib.util
 import json
 import math
+import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,23 +24,36 @@ import pytest
 from conftest import EVERY_TOPIC
 
 import tinygrad_drop as td
+import tinygrad_drop.nn as nn
+from models.gpt import GPT, GPTConfig
+from tinygrad_drop.data import digit_tasks
+from tinygrad_drop.data.text import TextDataset, load_text
+from tinygrad_drop.training import checkpoint, trainer
+from tinygrad_drop.utils.cli import UsageError
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
-sys.path.insert(0, str(SCRIPTS))
-
-import checkpoint  # noqa: E402
-import digit_tasks  # noqa: E402
-import dropout_demo  # noqa: E402
-import dropout_study  # noqa: E402
-import sample  # noqa: E402
-import train  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = ROOT / "scripts"
 
 # a whole model runs every topic's backward, so a student copy missing any topic fails here too
 pytestmark = [pytest.mark.train, *EVERY_TOPIC]
 
-TINY_MODEL = ["--n-layer", "1", "--n-head", "2", "--n-embd", "32", "--block-size", "32", "--batch-size", "8"]
-TINY_RUN = TINY_MODEL + ["--max-iters", "30", "--eval-interval", "15", "--eval-iters", "4", "--sample-tokens", "20"]
+TINY_MODEL = dict(n_layer=1, n_head=2, n_embd=32, block_size=32, batch_size=8)
+TINY_RUN = dict(TINY_MODEL, max_iters=30, eval_interval=15, eval_iters=4, sample_tokens=20)
 TRACKED = ("iter", "train_loss", "val_loss", "lr")
+
+
+def build_gpt(config: dict) -> GPT:
+    return GPT(GPTConfig(**config))
+
+
+def train(out_dir: Path, resume: bool = False, **given) -> int:
+    """A run of the training loop, as scripts/train.py starts it."""
+    return trainer.run(given, out_dir, build_gpt, resume=resume)
+
+
+def flags(settings: dict) -> list[str]:
+    """The command line that asks scripts/train.py for these settings."""
+    return [arg for name, value in settings.items() for arg in (f"--{name.replace('_', '-')}", str(value))]
 
 
 def read_metrics(out_dir: Path) -> list[dict]:
@@ -48,15 +64,21 @@ def tracked(records: list[dict]) -> list[tuple]:
     return [tuple(record[key] for key in TRACKED) for record in records]
 
 
+def script_env() -> dict:
+    """The environment of a script run from this checkout (not an installed copy of the package)."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+
+
 def run_script(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout, cwd=SCRIPTS.parent)
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                          env=script_env())
 
 
 @pytest.fixture(scope="module")
 def short_run(tmp_path_factory):
     """One short training run on the built-in corpus, shared by the tests that inspect its output."""
     out_dir = tmp_path_factory.mktemp("short_run")
-    code = train.main(TINY_RUN + ["--out-dir", str(out_dir)])
+    code = train(out_dir, **TINY_RUN)
     return code, out_dir
 
 
@@ -65,8 +87,7 @@ def short_run(tmp_path_factory):
 def test_synthetic_task_reaches_high_accuracy(tmp_path, capsys):
     """The end-to-end test: a 2-layer model must learn to reverse digit strings it never saw."""
     started = time.perf_counter()
-    code = train.main(["--task", "reverse", "--max-iters", "60", "--eval-interval", "60", "--eval-iters", "2",
-                       "--sample-tokens", "0", "--out-dir", str(tmp_path)])
+    code = train(tmp_path, task="reverse", max_iters=60, eval_interval=60, eval_iters=2, sample_tokens=0)
     seconds = time.perf_counter() - started
     assert code == 0
     records = read_metrics(tmp_path)
@@ -114,8 +135,7 @@ def test_short_run_lowers_val_loss_and_writes_everything(short_run, capsys):
 
 
 def test_progress_and_samples_are_shown(tmp_path, capsys):
-    code = train.main(TINY_MODEL + ["--max-iters", "6", "--eval-interval", "3", "--eval-iters", "2",
-                                    "--sample-tokens", "12", "--out-dir", str(tmp_path)])
+    code = train(tmp_path, **TINY_MODEL, max_iters=6, eval_interval=3, eval_iters=2, sample_tokens=12)
     out, err = capsys.readouterr()
     assert code == 0
     progress = [line for line in err.splitlines() if line.startswith("iter ")]
@@ -128,16 +148,16 @@ def test_checkpoint_round_trips(short_run):
     _, out_dir = short_run
     path = out_dir / "ckpt.npz"
     saved = checkpoint.load_checkpoint(path)
-    model, tokenizer = checkpoint.restore_model(saved, path)
+    model, tokenizer = checkpoint.restore_model(saved, path, build_gpt)
     for name, value in model.state_dict().items():
         np.testing.assert_array_equal(np.asarray(value), saved["model"][name])
     assert saved["iter"] == 30 and tokenizer.vocab == saved["vocab"]
     # the trainer's default: an output layer of its own, restored as such
     assert saved["config"]["tie_weights"] is False and model.lm_head.weight is not model.transformer.wte.weight
     # Recompute the last val loss from the restored model on the same fixed evaluation batches.
-    settings = train.Settings(**saved["settings"])
-    dataset = train.TextDataset(train.load_text(settings.data), settings.block_size)
-    rng = np.random.default_rng([settings.seed, train.EVAL_STREAM, 1])
+    settings = trainer.Settings(**saved["settings"])
+    dataset = TextDataset(load_text(settings.data), settings.block_size)
+    rng = np.random.default_rng([settings.seed, trainer.EVAL_STREAM, 1])
     model.eval()
     with td.no_grad():
         losses = [model(td.tensor(x), td.tensor(y))[1].item()
@@ -145,18 +165,31 @@ def test_checkpoint_round_trips(short_run):
     assert np.mean(losses) == pytest.approx(saved["history"][-1]["val_loss"], rel=1e-6)
 
 
-def test_sample_script_continues_the_prompt(short_run, capsys):
+def test_the_learning_rate_follows_the_librarys_schedule(short_run):
+    """Warmup for a tenth of a short run, then a cosine down to lr/10, as optim.lr_scheduler computes it."""
     _, out_dir = short_run
-    assert sample.main(["--out-dir", str(out_dir), "--prompt", "def ", "--tokens", "15"]) == 0
-    text = capsys.readouterr().out
+    saved = checkpoint.load_checkpoint(out_dir / "ckpt.npz")
+    settings = trainer.Settings(**saved["settings"])
+    assert settings.warmup_iters == 3
+    for record in read_metrics(out_dir):
+        assert record["lr"] == td.optim.lr_scheduler.cosine_with_warmup(
+            record["iter"], settings.warmup_iters, settings.max_iters, settings.lr, settings.lr / 10)
+    assert saved["scheduler"]["last_epoch"] == saved["iter"] == 30
+
+
+def test_sample_script_continues_the_prompt(short_run):
+    _, out_dir = short_run
+    result = run_script(["scripts/sample.py", "--out-dir", str(out_dir), "--prompt", "def ", "--tokens", "15"])
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
     assert text.startswith("def ") and len(text.rstrip("\n")) >= 4 + 15 - 1  # generated text may end in newlines
 
 
 def test_a_nan_loss_stops_the_run(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(train.Trainer, "train_step", lambda self: float("nan"))
-    code = train.main(TINY_MODEL + ["--max-iters", "5", "--eval-iters", "1", "--out-dir", str(tmp_path)])
+    monkeypatch.setattr(trainer.Trainer, "train_step", lambda self: float("nan"))
+    code = train(tmp_path, **TINY_MODEL, max_iters=5, eval_iters=1)
     err = capsys.readouterr().err
-    assert code == train.FAILED_EXIT_CODE
+    assert code == trainer.FAILED_EXIT_CODE
     assert "error: the training loss became nan at iter 0" in err
 
 
@@ -166,10 +199,9 @@ def test_interrupt_and_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch,
     """Ctrl-C at step 11 (a real SIGINT, delivered between two steps), then --resume: every step's
     loss, every evaluation and the final weights equal those of a run that was never stopped.
     Dropout is on, so the dropout masks must continue exactly too."""
-    args = TINY_MODEL + ["--max-iters", "16", "--eval-interval", "8", "--eval-iters", "1", "--sample-tokens", "3",
-                         "--dropout", "0.2"]
+    settings = dict(TINY_MODEL, max_iters=16, eval_interval=8, eval_iters=1, sample_tokens=3, dropout=0.2)
     step_losses = []
-    original_step = train.Trainer.train_step
+    original_step = trainer.Trainer.train_step
 
     def recording_step(self):
         loss = original_step(self)
@@ -178,17 +210,17 @@ def test_interrupt_and_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch,
             signal.raise_signal(signal.SIGINT)
         return loss
 
-    monkeypatch.setattr(train.Trainer, "train_step", recording_step)
+    monkeypatch.setattr(trainer.Trainer, "train_step", recording_step)
 
     interrupt_at = None
-    assert train.main(args + ["--out-dir", str(tmp_path / "whole")]) == 0
+    assert train(tmp_path / "whole", **settings) == 0
     whole_losses, step_losses = step_losses, []
 
     interrupt_at = 11
-    assert train.main(args + ["--out-dir", str(tmp_path / "split")]) == train.INTERRUPTED_EXIT_CODE
+    assert train(tmp_path / "split", **settings) == trainer.INTERRUPTED_EXIT_CODE
     assert checkpoint.load_checkpoint(tmp_path / "split" / "ckpt.npz")["iter"] == 11
     interrupt_at = None
-    assert train.main(["--out-dir", str(tmp_path / "split"), "--resume"]) == 0
+    assert train(tmp_path / "split", resume=True) == 0
 
     assert len(whole_losses) == 16
     assert step_losses == whole_losses
@@ -200,13 +232,13 @@ def test_interrupt_and_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch,
     for index, state in whole["optimizer"]["state"].items():
         for key, value in state.items():
             np.testing.assert_array_equal(split["optimizer"]["state"][index][key], value)
-    assert split["rng"] == whole["rng"]
+    assert split["rng"] == whole["rng"] and split["scheduler"] == whole["scheduler"]
 
 
 def test_ctrl_c_in_a_real_process_saves_and_exits_cleanly(tmp_path):
-    process = subprocess.Popen([sys.executable, str(SCRIPTS / "train.py"), *TINY_MODEL, "--max-iters", "100000",
+    process = subprocess.Popen([sys.executable, str(SCRIPTS / "train.py"), *flags(TINY_MODEL), "--max-iters", "100000",
                                 "--eval-iters", "1", "--out-dir", str(tmp_path)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=SCRIPTS.parent)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=script_env())
     try:
         for line in process.stdout:
             if line.startswith("iter 0:"):  # training has begun
@@ -216,7 +248,7 @@ def test_ctrl_c_in_a_real_process_saves_and_exits_cleanly(tmp_path):
         out, err = process.communicate(timeout=60)
     finally:
         process.kill()
-    assert process.returncode == train.INTERRUPTED_EXIT_CODE, err
+    assert process.returncode == trainer.INTERRUPTED_EXIT_CODE, err
     assert "Traceback" not in err
     assert "--resume" in out
     saved = checkpoint.load_checkpoint(tmp_path / "ckpt.npz")
@@ -247,38 +279,42 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
-def test_bad_input_is_one_line_with_exit_code_2(case, tmp_path, capsys):
+def test_bad_input_is_one_line_with_exit_code_2(case, tmp_path):
     make_args, expected = BAD_INPUTS[case]
-    code = train.main(make_args(tmp_path) + ["--out-dir", str(tmp_path / "out")])
-    err = capsys.readouterr().err
-    assert code == 2
+    result = run_script(["scripts/train.py", *make_args(tmp_path), "--out-dir", str(tmp_path / "out")])
+    err = result.stderr
+    assert result.returncode == 2
     assert err.startswith("error: ") and err.count("\n") == 1, err
-    assert expected in err
+    assert expected in err and "Traceback" not in err
     assert not (tmp_path / "out" / "ckpt.npz").exists()
 
 
-def test_exit_code_and_message_of_the_real_process(tmp_path):
-    result = run_script(["scripts/train.py", "--data", str(tmp_path / "missing.txt"), "--out-dir", str(tmp_path)])
-    assert result.returncode == 2
-    assert result.stderr.startswith("error: data file") and "Traceback" not in result.stderr
+def test_the_library_raises_usage_errors_for_bad_data_and_settings(tmp_path):
+    with pytest.raises(UsageError, match="does not exist"):
+        train(tmp_path / "out", data=str(tmp_path / "nope.txt"))
+    with pytest.raises(UsageError, match="alternatives"):
+        train(tmp_path / "out", task="sort", data=write(tmp_path / "ok.txt", b"x" * 2000))
+    with pytest.raises(UsageError, match="no checkpoint"):
+        train(tmp_path / "out", resume=True)
+    assert not (tmp_path / "out" / "ckpt.npz").exists()
 
 
-def test_corrupt_and_mismatched_checkpoints_are_refused(short_run, tmp_path, capsys):
+def test_corrupt_and_mismatched_checkpoints_are_refused(short_run, tmp_path):
     _, out_dir = short_run
     corrupt = tmp_path / "corrupt"
     corrupt.mkdir()
     (corrupt / "ckpt.npz").write_bytes(b"PK\x03\x04 this is not a zip archive")
-    assert train.main(["--out-dir", str(corrupt), "--resume"]) == 2
-    assert "corrupt" in capsys.readouterr().err
-    assert sample.main(["--out-dir", str(corrupt)]) == 2
-    assert "corrupt" in capsys.readouterr().err
+    with pytest.raises(UsageError, match="corrupt"):
+        train(corrupt, resume=True)
+    result = run_script(["scripts/sample.py", "--out-dir", str(corrupt)])
+    assert result.returncode == 2 and "corrupt" in result.stderr
 
-    assert train.main(["--out-dir", str(out_dir), "--resume", "--n-layer", "2"]) == 2
-    assert "--n-layer 2 (the checkpoint has 1)" in capsys.readouterr().err
-    assert train.main(["--out-dir", str(out_dir), "--resume", "--tie-weights"]) == 2
-    assert "--tie-weights True (the checkpoint has False)" in capsys.readouterr().err
-    assert train.main(TINY_RUN + ["--out-dir", str(out_dir)]) == 2  # would overwrite a run
-    assert "already holds" in capsys.readouterr().err
+    with pytest.raises(UsageError, match=re.escape("--n-layer 2 (the checkpoint has 1)")):
+        train(out_dir, resume=True, n_layer=2)
+    result = run_script(["scripts/train.py", "--out-dir", str(out_dir), "--resume", "--tie-weights"])
+    assert result.returncode == 2 and "--tie-weights True (the checkpoint has False)" in result.stderr
+    with pytest.raises(UsageError, match="already holds"):  # would overwrite a run
+        train(out_dir, **TINY_RUN)
 
     # weights that do not fit the configuration the checkpoint claims
     damaged = tmp_path / "damaged"
@@ -286,45 +322,87 @@ def test_corrupt_and_mismatched_checkpoints_are_refused(short_run, tmp_path, cap
     saved = checkpoint.load_checkpoint(out_dir / "ckpt.npz")
     saved["model"]["lm_head.weight"] = saved["model"]["lm_head.weight"][:, :8]
     td.save(saved, damaged / "ckpt.npz")
-    assert sample.main(["--out-dir", str(damaged)]) == 2
-    err = capsys.readouterr().err
+    result = run_script(["scripts/sample.py", "--out-dir", str(damaged)])
+    err = result.stderr
+    assert result.returncode == 2
     assert err.startswith("error: ") and "does not fit" in err and err.count("\n") == 1
 
 
-def test_prompt_outside_the_vocabulary_is_refused(short_run, capsys):
+def test_prompt_outside_the_vocabulary_is_refused(short_run):
     _, out_dir = short_run
-    assert sample.main(["--out-dir", str(out_dir), "--prompt", "日本"]) == 2
-    assert "never saw" in capsys.readouterr().err
+    result = run_script(["scripts/sample.py", "--out-dir", str(out_dir), "--prompt", "日本"])
+    assert result.returncode == 2 and "never saw" in result.stderr
 
 
 # ---- the dropout scripts --------------------------------------------------------------------------
 
 def test_dropout_exercise_matches_the_theory():
-    """p = 0.5 on a neuron whose output is 2.0: half the draws give 4.0, half 0, mean 2.0;
-    unscaled the training mean is 1.0; classic dropout scales by 1-p at inference instead."""
+    """The exercise scripts/dropout_demo.py prints: p = 0.5 on a neuron whose output is 2.0: half
+    the draws give 4.0, half 0, mean 2.0; unscaled the training mean is 1.0; classic dropout scales
+    by 1-p at inference instead."""
     n = 40_000
-    result = dropout_demo.exercise(value=2.0, p=0.5, draws=n)
-    assert set(np.unique(result.inverted_train)) == {0.0, 4.0}
+    td.manual_seed(0)
+    x = td.full((n,), 2.0)
+    inverted, classic = nn.Dropout(0.5), nn.Dropout(0.5, inverted=False)
+    inverted_train, unscaled_train = inverted(x).numpy(), classic(x).numpy()
+    assert set(np.unique(inverted_train)) == {0.0, 4.0}
     # mean of n values that are 0 or 4 with probability 1/2: standard error 2 / sqrt(n); allow 5 of them
     tolerance = 5 * 2.0 / math.sqrt(n)
-    assert result.inverted_train.mean() == pytest.approx(2.0, abs=tolerance)
-    assert result.inverted_eval == 2.0
-    assert result.unscaled_train.mean() == pytest.approx(1.0, abs=tolerance / 2)
-    assert result.classic_eval == pytest.approx(1.0)
+    assert inverted_train.mean() == pytest.approx(2.0, abs=tolerance)
+    assert unscaled_train.mean() == pytest.approx(1.0, abs=tolerance / 2)
+    inverted.eval()
+    classic.eval()
+    assert inverted(td.full((1,), 2.0)).item() == 2.0
+    assert classic(td.full((1,), 2.0)).item() == pytest.approx(1.0)
 
 
-def test_dropout_demo_runs(capsys):
-    assert dropout_demo.main([]) == 0
-    out = capsys.readouterr().out
+def test_dropout_demo_runs():
+    result = run_script(["scripts/dropout_demo.py", "--draws", "40000"])
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
     assert "●" in out and "○" in out and "4.0" in out
+    # the exercise's mean, measured over the draws, within five standard errors of the expected 2.0
+    mean = float(re.search(r"mean (\d+\.\d+)", out).group(1))
+    assert mean == pytest.approx(2.0, abs=5 * 2.0 / math.sqrt(40_000))
 
 
-def test_dropout_study_runs_with_tiny_settings(tmp_path, capsys):
-    code = dropout_study.main(["--rates", "0.0", "0.5", "--max-iters", "6", "--eval-interval", "3", "--eval-iters", "2",
-                               "--chars", "4000",
-                               *TINY_MODEL[:6], "--out-dir", str(tmp_path)])
-    out = capsys.readouterr().out
-    assert code == 0
+def test_dropout_study_runs_with_tiny_settings(tmp_path):
+    result = run_script(["scripts/dropout_study.py", "--rates", "0.0", "0.5", "--max-iters", "6", "--eval-interval",
+                         "3", "--eval-iters", "2", "--chars", "4000", "--n-layer", "1", "--n-head", "2",
+                         "--n-embd", "32", "--out-dir", str(tmp_path)])
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
     assert "0.0" in out and "0.5" in out and "gap" in out
     for rate in ("0.0", "0.5"):
         assert [r["iter"] for r in read_metrics(tmp_path / f"dropout-{rate}")] == [0, 3, 6]
+    rows = json.loads((tmp_path / "results.json").read_text())
+    assert [row["dropout"] for row in rows] == [0.0, 0.5]
+
+
+# ---- README ---------------------------------------------------------------------------------------
+
+def readme_commands() -> list[str]:
+    """The shell commands README.md shows (code spans and bash blocks), up to its speed section."""
+    text = (ROOT / "README.md").read_text().split("## How fast it is")[0]
+    spans = re.findall(r"`([^`\n]+)`", text)
+    lines = [line for language, block in re.findall(r"^```(\w*)\n(.*?)^```$", text, re.S | re.M)
+             if language == "bash" for line in block.splitlines()]
+    return [command for command in spans + lines if re.match(r"(\w+=\S+ )*(python|pip|pytest)\b", command)]
+
+
+def test_readme_commands_need_nothing_beside_the_checkout():
+    """Every script and file README's commands name is in the repository, and every flag they use
+    is one the script accepts."""
+    assert "../shared" not in (ROOT / "README.md").read_text().split("## How fast it is")[0]
+    commands = readme_commands()
+    assert any("--data shakespeare" in command for command in commands)
+    accepted = {}  # script -> its --help text
+    for command in commands:
+        assert "../" not in command, command
+        for script in re.findall(r"scripts/\w+\.py", command):
+            assert (ROOT / script).exists(), command
+            if script not in accepted:
+                accepted[script] = run_script([script, "--help"]).stdout
+            for flag in re.findall(r"(?<=\s)--[\w-]+", command.split(script, 1)[1]):
+                assert flag in accepted[script], (command, flag)
+    assert (ROOT / "data" / "tinyshakespeare.txt").exists()

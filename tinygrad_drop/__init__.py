@@ -5,14 +5,13 @@ heart. `import tinygrad_drop as td` and use it like PyTorch:
     loss = (x @ x.T).relu().mean()
     loss.backward()          # x.grad now holds d loss / d x
 """
-# tensor first: the ops it imports need the Tensor class that autograd.function wraps results in
 from .tensor import (Tensor, arange, bool_, cat, eye, float32, float64, full, int32, int64, ones,
                      ones_like, rand, randint, randn, stack, tensor, where, zeros, zeros_like)
 from . import autograd, nn, optim
-from .autograd.anomaly import detect_anomaly
+from .autograd.anomaly import detect_anomaly, is_anomaly_enabled
 from .autograd.grad_mode import enable_grad, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck
-from .kernels import get_backend, set_backend
+from .kernels import backend, get_backend, set_backend
 from .serialization import load, save
 from .random import get_rng_state, manual_seed, set_rng_state
 from . import viz

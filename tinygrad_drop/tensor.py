@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from .autograd import engine
+from .autograd.function import Function
 from .ops import arithmetic, movement, reduce, softmax, unary
 from .random import generator
 
@@ -280,23 +281,24 @@ class Tensor:
 
     def max(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
         """max() over everything returns a tensor; max(dim) returns (values, indices) as in PyTorch."""
-        return self._extreme(dim, keepdim, axis, keepdims, use_min=False)
+        return self._extreme(reduce.Max, np.argmax, dim, keepdim, axis, keepdims)
 
     def min(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
-        return self._extreme(dim, keepdim, axis, keepdims, use_min=True)
+        """min() over everything returns a tensor; min(dim) returns (values, indices) as in PyTorch."""
+        return self._extreme(reduce.Min, np.argmin, dim, keepdim, axis, keepdims)
 
-    def _extreme(self, dim, keepdim, axis, keepdims, use_min):
+    def _extreme(self, op, arg_extreme, dim, keepdim, axis, keepdims):
         dim, keepdim = _reduction_args(dim, keepdim, axis, keepdims)
-        name = "min" if use_min else "max"
+        name = op.__name__.lower()
         if self.data.size == 0:
             raise ValueError(f"{name}: cannot reduce an empty tensor")
         if dim is None:
-            return reduce.Max.apply(self, None, False, use_min)
+            return op.apply(self, None, False)
         if not isinstance(dim, (int, np.integer)):
             raise TypeError(f"{name}: dim must be a single int, got {dim!r}")
         (axis,) = reduce.normalize_axes(dim, self.ndim, name)
-        values = reduce.Max.apply(self, axis, keepdim, use_min)
-        indices = (np.argmin if use_min else np.argmax)(self.data, axis=axis, keepdims=keepdim)
+        values = op.apply(self, axis, keepdim)
+        indices = arg_extreme(self.data, axis=axis, keepdims=keepdim)
         return MinMax(values, Tensor._from_array(indices))
 
     def argmax(self, dim=None, keepdim: bool = False):
@@ -388,6 +390,7 @@ class Tensor:
 
 
 Tensor.__module__ = "tinygrad_drop"
+Function.tensor_type = Tensor  # what Function.apply wraps each op's result in
 
 
 # ---- argument helpers -------------------------------------------------------------------

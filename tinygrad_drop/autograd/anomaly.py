@@ -22,8 +22,7 @@ import sys
 
 import numpy as np
 
-from .engine import _backward_check, as_array
-from .function import Context, _anomaly_hook
+from .. import state
 
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -55,17 +54,17 @@ def source_of(location: str) -> str:
     return linecache.getline(filename, int(line)).strip() if line.isdigit() else ""
 
 
-def record_creation(ctx: Context) -> None:
-    """Called by Function.apply for every new node while anomaly mode is on."""
-    ctx.created_at = user_location()
+def is_anomaly_enabled() -> bool:
+    """Whether anomaly mode is on (inside td.detect_anomaly())."""
+    return state.process.anomaly_mode
 
 
-def check_gradients(node: Context, input_grads: tuple) -> None:
-    """Called by the engine after each node's backward while anomaly mode is on."""
-    for position, grad in enumerate(input_grads):
-        if grad is None:
+def check_gradients(node, input_grads: tuple) -> None:
+    """Called by the engine after each node's backward while anomaly mode is on: raise at the
+    first gradient (an array, or None where none flows) that holds NaN or Inf."""
+    for position, array in enumerate(input_grads):
+        if array is None:
             continue
-        array = as_array(grad)
         if array.dtype.kind not in "fc" or np.all(np.isfinite(array)):
             continue
         bad = int(np.count_nonzero(~np.isfinite(array)))
@@ -88,10 +87,9 @@ class detect_anomaly:
     the first backward node that returns NaN or Inf. Nests; leaves the previous mode on exit."""
 
     def __enter__(self) -> "detect_anomaly":
-        self._previous = _anomaly_hook.callback, _backward_check.callback
-        _anomaly_hook.callback = record_creation
-        _backward_check.callback = check_gradients
+        self._previous = state.process.anomaly_mode
+        state.process.anomaly_mode = True
         return self
 
     def __exit__(self, *exc_info) -> None:
-        _anomaly_hook.callback, _backward_check.callback = self._previous
+        state.process.anomaly_mode = self._previous

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, TextIO
 import numpy as np
 
 from .anomaly import short_location
-from .engine import as_array, backward_walk
+from .engine import backward_walk
 
-if TYPE_CHECKING:  # only for annotations: tensor.py imports this package
+if TYPE_CHECKING:  # only for annotations: tensor.py sits above autograd
     from ..tensor import Tensor
 
 LEAF_STEP = "AccumulateGrad"
@@ -124,7 +124,7 @@ def backward_steps(root: Tensor, grad: Any = None, retain_graph: bool = False,
             tensor=tensor,
             grad=g,
             inputs=() if node is None else tuple(node.inputs),
-            input_grads=tuple(None if x is None else as_array(x) for x in input_grads),
+            input_grads=input_grads,
             created_at=None if node is None else node.created_at,
             label=labels.get(id(tensor)),
         )

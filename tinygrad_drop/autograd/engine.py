@@ -15,7 +15,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .. import tensor as tensor_module
+from .. import state
+from .anomaly import check_gradients
+from .function import as_array
 
 
 def depth_first_order(root, inputs_of: Callable) -> list:
@@ -45,11 +47,6 @@ def topological_order(root) -> list:
     return depth_first_order(root, inputs_needing_grad)
 
 
-def as_array(value) -> np.ndarray:
-    """Gradients may be given as Tensors (hooks, user Functions) or arrays; the engine uses arrays."""
-    return value.data if isinstance(value, tensor_module.Tensor) else np.asarray(value)
-
-
 def seed_gradient(root, grad) -> np.ndarray:
     """The gradient that starts the walk: 1 for a scalar output, else the caller's `grad`."""
     if grad is None:
@@ -63,16 +60,6 @@ def seed_gradient(root, grad) -> np.ndarray:
     if grad.shape != root.data.shape:
         raise ValueError(f"backward: gradient shape {grad.shape} does not match output shape {root.data.shape}")
     return grad
-
-
-class _BackwardCheck:
-    """Set by anomaly mode (autograd/anomaly.py): called with each node and the gradients its
-    backward returned, before they flow on."""
-
-    callback = None
-
-
-_backward_check = _BackwardCheck()
 
 
 def backward_walk(root, grad=None, retain_graph: bool = False) -> Iterator[tuple]:
@@ -101,12 +88,12 @@ def backward_walk(root, grad=None, retain_graph: bool = False) -> Iterator[tuple
             input_grads = (input_grads,)
         if len(input_grads) != len(node.inputs):
             raise RuntimeError(f"{node.name} returned {len(input_grads)} gradients for {len(node.inputs)} inputs")
-        if _backward_check.callback is not None:
-            _backward_check.callback(node, input_grads)
+        input_grads = tuple(None if g is None else as_array(g) for g in input_grads)
+        if state.process.anomaly_mode:
+            check_gradients(node, input_grads)
         for parent, parent_grad in zip(node.inputs, input_grads):
             if parent is None or parent_grad is None or not parent.requires_grad:
                 continue
-            parent_grad = as_array(parent_grad)
             if np.shape(parent_grad) != parent.data.shape:
                 raise RuntimeError(f"{node.name} returned a gradient of shape {np.shape(parent_grad)} "
                                    f"for an input of shape {parent.data.shape}")

@@ -18,6 +18,10 @@
 requires grad, wraps the result in a Tensor whose `grad_fn` is the `Context` of this call: the
 node of the graph. The engine later calls `backward(ctx, grad)` with that same ctx.
 Non-tensor arguments (ints, shapes, flags) pass through unchanged and get `None` as gradient.
+
+Layers: autograd sits below the ops (each op is a Function) and below tensor.py (whose methods
+call the ops), so it never imports tensor.py. The class that results are wrapped in is the one
+attribute tensor.py sets here, `Function.tensor_type`, once, right after defining Tensor.
 """
 from __future__ import annotations
 
@@ -25,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import tensor as tensor_module
-from .grad_mode import is_grad_enabled
+from .. import state
+from .anomaly import user_location
 
 
 class Context:
@@ -68,6 +72,8 @@ class Context:
 class Function:
     """Subclass with static `forward(ctx, *args)` and `backward(ctx, grad)`; call `.apply(...)`."""
 
+    tensor_type: type  # tinygrad_drop.Tensor (set by tensor.py)
+
     @staticmethod
     def forward(ctx: Context, *args: Any) -> np.ndarray:
         raise NotImplementedError("subclasses of Function define forward(ctx, *args)")
@@ -77,10 +83,10 @@ class Function:
         raise NotImplementedError(f"{ctx.name}: backward is not implemented")
 
     @classmethod
-    def apply(cls, *args: Any, **kwargs: Any) -> "tensor_module.Tensor":
-        Tensor = tensor_module.Tensor
+    def apply(cls, *args: Any, **kwargs: Any):
+        Tensor = Function.tensor_type
         # Under no_grad nothing needs a gradient, so forward can skip what only backward uses.
-        grad_enabled = is_grad_enabled()
+        grad_enabled = state.this_thread.grad_enabled
         needs_input_grad = tuple(grad_enabled and isinstance(a, Tensor) and a.requires_grad
                                  for a in args)
         record = any(needs_input_grad)
@@ -92,15 +98,11 @@ class Function:
         if not record:
             return Tensor._from_array(out)
         ctx.inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
-        if _anomaly_hook.callback is not None:
-            _anomaly_hook.callback(ctx)
+        if state.process.anomaly_mode:
+            ctx.created_at = user_location()  # the user's file:line, for anomaly reports
         return Tensor._from_array(out, requires_grad=True, grad_fn=ctx)
 
 
-class _AnomalyHook:
-    """Set by anomaly mode (autograd/anomaly.py) to record where each node was created."""
-
-    callback = None
-
-
-_anomaly_hook = _AnomalyHook()
+def as_array(value) -> np.ndarray:
+    """Gradients may be given as Tensors (hooks, user Functions) or arrays; the engine uses arrays."""
+    return value.data if isinstance(value, Function.tensor_type) else np.asarray(value)

@@ -1,20 +1,15 @@
 """Whether new ops record a graph. Inside `no_grad()` results have no grad_fn, so nothing is saved
-for backward: that is how evaluation and optimizer updates avoid building graphs."""
+for backward: that is how evaluation and optimizer updates avoid building graphs. Grad mode is
+per thread (state.this_thread), as in PyTorch."""
 from __future__ import annotations
 
 import functools
-import threading
 
-
-class _GradMode(threading.local):
-    enabled: bool = True
-
-
-_mode = _GradMode()
+from .. import state
 
 
 def is_grad_enabled() -> bool:
-    return _mode.enabled
+    return state.this_thread.grad_enabled
 
 
 class _SetGradMode:
@@ -28,11 +23,11 @@ class _SetGradMode:
         return instance if fn is None else instance(fn)
 
     def __enter__(self) -> None:
-        self._previous = _mode.enabled
-        _mode.enabled = self.enabled
+        self._previous = state.this_thread.grad_enabled
+        state.this_thread.grad_enabled = self.enabled
 
     def __exit__(self, *exc_info) -> None:
-        _mode.enabled = self._previous
+        state.this_thread.grad_enabled = self._previous
 
     def __call__(self, fn):
         @functools.wraps(fn)

@@ -110,12 +110,11 @@ def _adamw_update_element(i, param, grad, exp_avg, exp_avg_sq, hyperparameters):
 
 
 # The update is bound by memory (16 bytes read and 12 written per float32 element), and waking the
-# threads costs tens of microseconds. Alone, with the arrays still in cache, threads paid only for
-# the largest arrays (65k elements: 93 us serial, 148 threaded; 1M: 1.57 and 0.88 ms). In a training
-# step they pay much earlier: forward and backward have pushed the parameters, moments and gradients
-# out of the caches, and two threads keep twice as many loads from memory in flight. In a GPT step
-# (`scripts/bench.py` shape, 0.8M parameters) the optimizer took 5.1-6.5 ms with only arrays of 262k
-# elements and more threaded (none there), 4.4 ms with those of 16k and more (the weight matrices).
+# threads has a fixed cost. Alone, with the arrays still in cache, threads pay only for the largest
+# arrays. In a training step they pay much earlier: forward and backward have pushed the parameters,
+# moments and gradients out of the caches, and two threads keep twice as many loads from memory in
+# flight. From 16k elements on, a GPT's weight matrices are threaded and its biases and LayerNorm
+# gains are not (docs/performance.md has the timings behind the threshold).
 PARALLEL_MIN_SIZE = 16_384
 
 

@@ -32,7 +32,7 @@ from .attention import (
     attention_probs_forward_numpy,
     middle_settings,
 )
-from .blas_threads import shares_blas_threads
+from .thread_pool import products_share_threads
 from .gemm import NO_TRANSPOSE, SINGLE_THREAD_PRODUCT, TRANSPOSE, gemm, gemm_address
 
 # ---------------------------------------------------------------------------- the numpy reference
@@ -171,7 +171,7 @@ def _kernel_fits(arrays: list, blocks: list, width: int) -> int | None:
     same one or two leading axes (batch and heads) and contiguous rows, and every block's products
     are small enough for OpenBLAS to run them on the task's own thread."""
     dtype, lead = arrays[0].dtype, arrays[0].shape[:-2]
-    if not shares_blas_threads() or len(lead) not in (1, 2):
+    if not products_share_threads() or len(lead) not in (1, 2):
         return None
     if any(array.dtype != dtype or array.shape[:-2] != lead or array.strides[-1] != array.itemsize for array in arrays):
         return None

@@ -1,20 +1,16 @@
 """One pool of threads for numpy's matrix products and for the Numba kernels between them.
 
 Numba's parallel kernels and numpy's BLAS (OpenBLAS) each keep their own threads. After every
-product, OpenBLAS's idle worker spin-waits on a core for its next job (about 0.1 s), so a Numba
-kernel that runs next finds that core busy, and on a 2-core machine a step gained nothing from
-threads in the kernels (see `threads_beside_products` in kernels/__init__.py). PyTorch does not
-have this problem: its products and its elementwise kernels share one OpenMP pool.
+product, OpenBLAS's idle worker spin-waits on a core for its next job, so a Numba kernel that runs
+next finds that core busy and gains little from threads (see thread_pool.py). PyTorch does not have
+this problem: its products and its elementwise kernels share one OpenMP pool.
 
-Recent OpenBLAS builds (numpy's own wheels among them) let the caller do the threading: given a callback, it hands each
-threaded product to the callback as a list of jobs instead of to its own workers. Here the
-callback runs the jobs in a `prange` loop, so they run on Numba's threads, the same threads that
-run the kernels. With Numba's OpenMP layer those threads spin briefly when idle, so a kernel right
-after a product starts on warm threads (as PyTorch's do), and OpenBLAS's own workers, given
-nothing more to do, go to sleep for good. Measured on this project's 2-core machine: a GPT step
-alone in its process took 106-109 ms, against 127-130 ms with the pools kept apart
-(TINYGRAD_DROP_SHARED_THREADS=0; medians of alternating 8-second runs of scripts/bench.py's model,
-block 64, dropout 0.1); for the comparison with PyTorch see README.
+Recent OpenBLAS builds (numpy's own wheels among them) let the caller do the threading: given a
+callback, it hands each threaded product to the callback as a list of jobs instead of to its own
+workers. Here the callback runs the jobs in a `prange` loop, so they run on Numba's threads, the
+same threads that run the kernels. With Numba's OpenMP layer those threads spin briefly when idle,
+so a kernel right after a product starts on warm threads (as PyTorch's do), and OpenBLAS's own
+workers, given nothing more to do, go to sleep for good.
 
 The jobs of one product wait for one another (each packs a share of a matrix that all of them
 read), so they must run at the same time, one per thread; `run_blas_jobs` makes sure there are
@@ -26,10 +22,9 @@ the same slots.
 
 Used only where it can work: numpy's BLAS is an OpenBLAS that takes a callback, Numba's OpenMP
 layer loads, and nobody chose another threading layer. TINYGRAD_DROP_SHARED_THREADS=0 in the
-environment keeps the two pools apart (the behaviour before this module existed). GNU OpenMP does
-not survive fork(): a forked child stops ("Terminating: fork() called from a process already using
-GNU OpenMP") at its first threaded product or kernel; use multiprocessing's "spawn" start method,
-or that variable.
+environment keeps the two pools apart. Nothing here runs at import: thread_pool.py calls
+share_blas_threads at the first kernel that asks for threads, and gives the products back to
+OpenBLAS (stop_sharing_blas_threads) in a forked child, where GNU OpenMP's threads do not exist.
 """
 from __future__ import annotations
 
@@ -45,6 +40,8 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from .. import state
 
 # The slot of Numba's thread 0 in OpenBLAS's thread table, counting down from the top: numpy's
 # OpenBLAS builds have MAX_THREADS=64 (share_blas_threads checks that the table is this large).
@@ -152,12 +149,6 @@ def _run_blas_jobs_from_openblas(sync, dojob, n_jobs, job_size, jobs, dojob_data
     _unlock_blas_jobs()
 
 
-class _SharedThreads:
-    """The installed callback, kept alive here: OpenBLAS holds only its address."""
-
-    callback = None
-
-
 def find_openblas():
     """numpy's OpenBLAS as a ctypes library and its function names' prefix and suffix, or None."""
     numpy_dir = os.path.dirname(np.__file__)
@@ -183,14 +174,14 @@ def can_share_blas_threads() -> bool:
     """Whether this process can run numpy's BLAS on Numba's threads (before any thread starts)."""
     if os.environ.get("TINYGRAD_DROP_SHARED_THREADS", "1").strip() == "0" or numba.config.DISABLE_JIT:
         return False
-    if os.environ.get("NUMBA_THREADING_LAYER", "omp") != "omp":
+    if numba.config.THREADING_LAYER not in ("default", "omp"):
         return False
     return _openmp_layer_loads() and find_openblas() is not None
 
 
 def share_blas_threads() -> bool:
     """Hand numpy's OpenBLAS threading to Numba's pool; True if it now runs there."""
-    if _SharedThreads.callback is not None:
+    if state.process.blas_callback is not None:
         return True
     if not can_share_blas_threads():
         return False
@@ -208,16 +199,26 @@ def share_blas_threads() -> bool:
     run_blas_jobs(0, 0, 0, 0, 0)
     if numba.threading_layer() != "omp":
         return False
-    _SharedThreads.callback = numba.cfunc(CALLBACK_SIGNATURE, cache=True)(_run_blas_jobs_from_openblas)
+    callback = numba.cfunc(CALLBACK_SIGNATURE, cache=True)(_run_blas_jobs_from_openblas)
     # OpenBLAS hands out as many jobs as it has threads: never more than Numba can run at once.
     set_threads = getattr(library, f"{prefix}_set_num_threads{suffix}")
     set_threads(ctypes.c_int(min(get_threads(), numba_threads)))
     set_callback = getattr(library, f"{prefix}_set_threads_callback_function{suffix}")
-    set_callback(ctypes.c_void_p(_SharedThreads.callback.address))
-    atexit.register(set_callback, ctypes.c_void_p(None))
+    set_callback(ctypes.c_void_p(callback.address))
+    state.process.blas_callback = callback  # kept alive here: OpenBLAS holds only its address
+    atexit.register(stop_sharing_blas_threads)
     return True
+
+
+def stop_sharing_blas_threads() -> None:
+    """Give numpy's products back to OpenBLAS's own threads (at exit, and in a forked child)."""
+    if state.process.blas_callback is None:
+        return
+    library, prefix, suffix = find_openblas()
+    getattr(library, f"{prefix}_set_threads_callback_function{suffix}")(ctypes.c_void_p(None))
+    state.process.blas_callback = None
 
 
 def shares_blas_threads() -> bool:
     """Whether numpy's products run on Numba's threads in this process."""
-    return _SharedThreads.callback is not None
+    return state.process.blas_callback is not None

@@ -58,11 +58,10 @@ def cross_entropy_forward_numba(
 
 # Rows go to threads in blocks, each with its own scratch row for the forward's exps. Float32
 # logits take their exps from exp_float32_into (vectorized, a few ulps): math.exp is a scalar libm
-# call of ~10 ns, which made these kernels cost ~0.5 ms for a GPT step's 768 x 65 logits. Float64
-# logits (the gradchecks) keep math.exp. The forward's exps go to the scratch row, not straight
-# into the sum: the float64 sum runs in order (no fastmath here), a loop LLVM cannot vectorize,
-# and the exps in it would run scalar too (768 x 65 logits on one thread: 580 us fused, 211 us
-# through the scratch row, the same bits).
+# call per element, which was most of these kernels' work. Float64 logits (the gradchecks) keep
+# math.exp. The forward's exps go to the scratch row, not straight into the sum: the float64 sum
+# runs in order (no fastmath here), a loop LLVM cannot vectorize, and the exps in it would run
+# scalar too; in a loop of their own they vectorize, with the same bits.
 ROWS_PER_TASK = 64
 
 

@@ -73,9 +73,9 @@ def dropout_apply_numba(x: np.ndarray, p: float, key: np.uint64, scale: float) -
 
 # Chunks of CHUNK elements go to threads where the matrix products share Numba's threads
 # (threads_beside_products, kernels/__init__.py), and run on the calling thread otherwise: beside
-# OpenBLAS's own spinning threads the threaded kernel lost (Dropout in `scripts/bench.py --profile`
-# went from about 8 to 5.5 ms per step on one thread), and waking sleeping threads costs 40-85 us
-# per call. Each element's bit depends only on its index, so the chunks give the same bits anywhere.
+# OpenBLAS's own spinning threads a threaded kernel waits for the cores those threads hold, and it
+# would have to wake sleeping threads on every call. Each element's bit depends only on its index,
+# so the chunks give the same bits anywhere.
 CHUNK = 16384
 
 
@@ -84,8 +84,8 @@ def _dropout_apply_chunk(x, threshold, key, scale, y, start):
     # Drawing the bit and scaling in one loop: no mask array is ever written or read. x is read
     # whether or not the element is kept, so that LLVM loads eight elements with one plain vector
     # load and picks product or zero with a blend. Read only for kept elements (an if/else), the
-    # loop used masked vector loads, which this project's AMD CPU executes slowly: 2.1 -> 1.5 ns
-    # per element at 98k elements, the same bits.
+    # loop used masked vector loads, which cost more than a plain load and a blend on the AMD CPUs
+    # this was tuned on (docs/performance.md); the bits are the same either way.
     xs, ys = x[start:start + CHUNK], y[start:start + CHUNK]
     for k in range(xs.size):
         scaled = xs[k] * scale

@@ -3,8 +3,8 @@
 Attention multiplies small matrices per (batch, head): at nanoGPT's CPU shape 48 products of
 64 x 64 x 32 or less each way, twelve such batches per layer and step. numpy's matmul sends them to
 BLAS one after another on the calling thread, and each is too small for OpenBLAS to split over its
-threads, so the second core idled through them: 12 ms of a 98 ms GPT step (measured on this
-project's 2-core machine, scripts/bench.py's model, block 64).
+threads, so the second core idled through them, a noticeable share of a GPT step on 2 cores
+(docs/performance.md).
 
 `gemm` below calls numpy's own OpenBLAS (cblas_sgemm or cblas_dgemm, through its address) from
 compiled code, so a kernel can run each head's products on the thread that handles the head

@@ -20,8 +20,8 @@ The Numba forward finds mean and variance in one pass with *shifted* sums: it ac
 d = x_j - x_0 and d^2 (x_0 is the row's first element), then mean = x_0 + mean(d) and
 var = mean(d^2) - mean(d)^2. The textbook one-pass formula E[x^2] - E[x]^2 loses all its digits
 when |mean| >> std; shifting by a value from the row makes the subtraction as benign as two-pass.
-Sums accumulate in float64; per-element arithmetic is in the input's dtype (float32 arithmetic
-made both kernels ~1.7x faster than float64), as are the outputs (y, mean, rstd, dx, dweight, dbias).
+Sums accumulate in float64; per-element arithmetic is in the input's dtype (float32 fills twice
+as many SIMD lanes as float64), as are the outputs (y, mean, rstd, dx, dweight, dbias).
 """
 from __future__ import annotations
 
@@ -34,10 +34,9 @@ from . import Kernel, threads_beside_products
 
 # Rows go to threads in blocks of ROWS_PER_TASK where the matrix products share Numba's threads
 # (threads_beside_products, kernels/__init__.py); otherwise the blocks run on the calling thread:
-# at a GPT's sizes (768 rows of 128) a call takes a fraction of a millisecond, and waking sleeping
-# threads cost more than they saved (0.10 / 0.16 ms forward / backward on one thread). With the
-# shared pool's threads awake, LayerNorm and dropout on threads made a step 2.1% faster (paired
-# A/B, block 64, dropout 0.1). Backward sums dweight and dbias per block, then the blocks in order,
+# at a GPT's sizes (768 rows of 128) a call is short, and waking sleeping threads costs more than
+# they save. The shared pool's threads are still awake from the product before, so there the split
+# pays. Backward sums dweight and dbias per block, then the blocks in order,
 # so its bits do not depend on the threads. "reassoc" lets LLVM split each row sum into SIMD lanes (a
 # different summation order, so the last bits differ from a sequential loop); "contract" fuses
 # multiply-adds; error_model="numpy" drops the division-by-zero checks.

@@ -13,8 +13,8 @@ second, so that different keys give unrelated masks, not shifted copies of one m
 
 All arithmetic is uint32 and wraps modulo 2**32 (indices too: a tensor of more than 2**32
 elements would reuse bits). Uint32, not uint64, because AVX2 multiplies eight uint32 lanes in one
-instruction but has no 64-bit multiply: drawing a mask got 1.5 times faster in the dropout kernel
-than with the 64-bit SplitMix64 finalizer used before (2.4 times in a bare loop). Numba widens
+instruction but has no 64-bit multiply, so a 64-bit hash (the SplitMix64 finalizer used before)
+vectorizes poorly. Numba widens
 integer arithmetic to 64 bits, so every step casts back to np.uint32; numpy's uint32 arrays wrap
 by themselves and the casts change nothing there.
 """

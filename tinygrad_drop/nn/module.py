@@ -17,7 +17,7 @@ exactly as PyTorch does, so checkpoints move between the two frameworks unchange
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -25,7 +25,12 @@ from ..tensor import Tensor
 
 
 class Parameter(Tensor):
-    """A Tensor that a Module registers as trainable (requires_grad=True by default)."""
+    """A Tensor that a Module registers as trainable when assigned as one of its attributes.
+
+    Args:
+        data: the initial values (array-like; a numpy array keeps its dtype).
+        requires_grad: whether backward computes its gradient (default True).
+    """
 
     def __init__(self, data: Any, requires_grad: bool = True):
         super().__init__(data, requires_grad=requires_grad)
@@ -356,8 +361,41 @@ class Module:
         return f"{type(self).__name__}({body})"
 
 
-class Sequential(Module):
-    """Modules applied one after another: Sequential(a, b, c)(x) == c(b(a(x)))."""
+SequenceT = TypeVar("SequenceT", bound="ModuleSequence")
+
+
+class ModuleSequence(Module):
+    """What Sequential and ModuleList share: children kept in order and reached by position
+    (seq[0], seq[-1] = m, len, iteration, append)."""
+
+    def _key(self, index: int) -> str:
+        """The registered name of the child at position `index` (negative counts from the end)."""
+        size = len(self._modules)
+        if not -size <= index < size:
+            raise IndexError(f"index {index} is out of range for {type(self).__name__} of length {size}")
+        return list(self._modules)[index % size]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        self.add_module(self._key(index), module)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self: SequenceT, module: Module) -> SequenceT:
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class Sequential(ModuleSequence):
+    """Modules applied one after another: Sequential(a, b, c)(x) == c(b(a(x))).
+
+    Args:
+        *modules: the modules in order, registered as "0", "1", ...; or a single mapping of
+            name -> module (e.g. an OrderedDict), whose names they keep.
+    """
 
     def __init__(self, *modules: Module | Mapping[str, Module]):
         super().__init__()
@@ -368,29 +406,11 @@ class Sequential(Module):
             for index, module in enumerate(modules):
                 self.add_module(str(index), module)
 
-    def _index(self, index: int) -> str:
-        size = len(self._modules)
-        if not -size <= index < size:
-            raise IndexError(f"index {index} is out of range for {type(self).__name__} of length {size}")
-        return list(self._modules)[index % size]
-
     def __getitem__(self, index: int | slice) -> Module:
         if isinstance(index, slice):
+            # a slice keeps the children's names, as in PyTorch
             return type(self)(OrderedDict(list(self._modules.items())[index]))
-        return self._modules[self._index(index)]
-
-    def __setitem__(self, index: int, module: Module) -> None:
-        self.add_module(self._index(index), module)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> Sequential:
-        self.add_module(str(len(self)), module)
-        return self
+        return self._modules[self._key(index)]
 
     def forward(self, x: Any) -> Any:
         for module in self:
@@ -398,37 +418,23 @@ class Sequential(Module):
         return x
 
 
-class ModuleList(Module):
-    """A list of modules whose parameters are registered (a plain list would hide them)."""
+class ModuleList(ModuleSequence):
+    """A list of modules whose parameters are registered (a plain list would hide them).
+
+    Args:
+        modules: an iterable of modules, registered as "0", "1", ... (optional).
+    """
 
     def __init__(self, modules: Iterable[Module] | None = None):
         super().__init__()
         if modules is not None:
             self.extend(modules)
 
-    def _index(self, index: int) -> str:
-        size = len(self._modules)
-        if not -size <= index < size:
-            raise IndexError(f"index {index} is out of range for ModuleList of length {size}")
-        return str(index % size)
-
     def __getitem__(self, index: int | slice) -> Module | ModuleList:
         if isinstance(index, slice):
+            # a slice is numbered from 0 again, as in PyTorch
             return ModuleList(list(self._modules.values())[index])
-        return self._modules[self._index(index)]
-
-    def __setitem__(self, index: int, module: Module) -> None:
-        self.add_module(self._index(index), module)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> ModuleList:
-        self.add_module(str(len(self)), module)
-        return self
+        return self._modules[self._key(index)]
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
         for module in modules:
@@ -443,7 +449,11 @@ class ModuleList(Module):
 
 
 class ModuleDict(Module):
-    """A dict of modules whose parameters are registered, in insertion order."""
+    """A dict of modules whose parameters are registered, in insertion order.
+
+    Args:
+        modules: a mapping of name -> module, or an iterable of (name, module) pairs (optional).
+    """
 
     def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None):
         super().__init__()

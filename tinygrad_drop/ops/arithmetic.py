@@ -11,6 +11,14 @@ from ..autograd.function import Function
 from .broadcast import broadcast_binary, unbroadcast
 
 
+def to_input_shapes(ctx, grad_a, grad_b) -> tuple:
+    """The two inputs' gradients, each summed back to its input's shape (ctx.shapes, saved by
+    forward); None for an input that needs none, whose gradient the caller may leave as None."""
+    need_a, need_b = ctx.needs_input_grad
+    return (unbroadcast(grad_a, ctx.shapes[0]) if need_a else None,
+            unbroadcast(grad_b, ctx.shapes[1]) if need_b else None)
+
+
 class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
@@ -19,10 +27,8 @@ class Add(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        # d(a+b)/da = d(a+b)/db = 1
-        need_a, need_b = ctx.needs_input_grad
-        return (unbroadcast(grad, ctx.shapes[0]) if need_a else None,
-                unbroadcast(grad, ctx.shapes[1]) if need_b else None)
+        # d(a+b)/da = 1, d(a+b)/db = 1
+        return to_input_shapes(ctx, grad, grad)
 
 
 class Sub(Function):
@@ -33,15 +39,16 @@ class Sub(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        need_a, need_b = ctx.needs_input_grad
-        return (unbroadcast(grad, ctx.shapes[0]) if need_a else None,
-                unbroadcast(-grad, ctx.shapes[1]) if need_b else None)
+        # d(a-b)/da = 1, d(a-b)/db = -1
+        need_b = ctx.needs_input_grad[1]
+        return to_input_shapes(ctx, grad, -grad if need_b else None)
 
 
 class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
+        ctx.shapes = np.shape(a), np.shape(b)
         return broadcast_binary("mul", np.multiply, a, b)
 
     @staticmethod
@@ -49,14 +56,14 @@ class Mul(Function):
         # d(ab)/da = b, d(ab)/db = a
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        return (unbroadcast(grad * b, np.shape(a)) if need_a else None,
-                unbroadcast(grad * a, np.shape(b)) if need_b else None)
+        return to_input_shapes(ctx, grad * b if need_a else None, grad * a if need_b else None)
 
 
 class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
+        ctx.shapes = np.shape(a), np.shape(b)
         return broadcast_binary("div", np.divide, a, b)
 
     @staticmethod
@@ -64,8 +71,7 @@ class Div(Function):
         # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        return (unbroadcast(grad / b, np.shape(a)) if need_a else None,
-                unbroadcast(-grad * a / (b * b), np.shape(b)) if need_b else None)
+        return to_input_shapes(ctx, grad / b if need_a else None, -grad * a / (b * b) if need_b else None)
 
 
 class Pow(Function):
@@ -73,6 +79,7 @@ class Pow(Function):
     def forward(ctx, a, b):
         out = broadcast_binary("pow", np.power, a, b)
         ctx.save_for_backward(a, b, out)
+        ctx.shapes = np.shape(a), np.shape(b)
         return out
 
     @staticmethod
@@ -82,13 +89,13 @@ class Pow(Function):
         need_a, need_b = ctx.needs_input_grad
         grad_a = grad_b = None
         if need_a:
-            grad_a = unbroadcast(grad * b * np.power(a, b - 1), np.shape(a))
+            grad_a = grad * b * np.power(a, b - 1)
         if need_b:
             with np.errstate(divide="ignore", invalid="ignore"):
                 grad_b = grad * out * np.log(a)
             # where a = 0 and b > 0, a^b stays 0 as b moves: slope 0, not 0 * log(0) = nan
-            grad_b = unbroadcast(np.where((a == 0) & (b >= 0), 0, grad_b), np.shape(b))
-        return grad_a, grad_b
+            grad_b = np.where((a == 0) & (b >= 0), 0, grad_b)
+        return to_input_shapes(ctx, grad_a, grad_b)
 
 
 class Neg(Function):
@@ -98,6 +105,7 @@ class Neg(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # d(-a)/da = -1
         return -grad
 
 

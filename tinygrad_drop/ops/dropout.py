@@ -24,6 +24,7 @@ class Dropout(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # y = x * mask * scale, so dy/dx = mask * scale
         # BEGIN SOLUTION dropout: the gradient passes through the forward's mask and scale (same key)
         return dropout_apply(np.ascontiguousarray(grad), ctx.p, ctx.key, ctx.scale), None, None, None
         # END SOLUTION

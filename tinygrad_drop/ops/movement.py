@@ -20,6 +20,7 @@ class Reshape(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # a reshape only relabels the elements: the gradient is relabelled back
         return grad.reshape(ctx.shape), None
 
 
@@ -48,6 +49,7 @@ class Expand(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # each element was used once per copy along the expanded axes: sum over them
         return unbroadcast(grad, ctx.shape), None
 
 
@@ -72,6 +74,7 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # dy/dx is 1 from each selected element to its place in the output, 0 for the rest
         grad_x = np.zeros(ctx.shape, dtype=grad.dtype)
         if is_basic_index(ctx.index):
             grad_x[ctx.index] = grad
@@ -80,36 +83,39 @@ class GetItem(Function):
         return grad_x, None
 
 
+def join(op: str, numpy_join, arrays: tuple, dim: int, rule: str) -> np.ndarray:
+    """numpy_join(arrays, axis=dim) (np.concatenate or np.stack), numpy's shape error turned into
+    one that names the op, the shapes and the rule they broke."""
+    try:
+        return numpy_join(arrays, axis=dim)
+    except ValueError:
+        shapes = ", ".join(str(a.shape) for a in arrays)
+        raise ValueError(f"{op}: shapes {shapes} {rule}") from None
+
+
 class Cat(Function):
     @staticmethod
     def forward(ctx, *arrays, dim):
-        try:
-            out = np.concatenate(arrays, axis=dim)
-        except ValueError:
-            shapes = ", ".join(str(a.shape) for a in arrays)
-            raise ValueError(f"cat: shapes {shapes} must match except in dim {dim}") from None
+        out = join("cat", np.concatenate, arrays, dim, f"must match except in dim {dim}")
         ctx.dim = dim
         ctx.boundaries = np.cumsum([a.shape[dim] for a in arrays])[:-1]
         return out
 
     @staticmethod
     def backward(ctx, grad):
+        # each input was copied into its own slice of the output along dim: it gets that slice back
         return tuple(np.split(grad, ctx.boundaries, axis=ctx.dim))
 
 
 class Stack(Function):
     @staticmethod
     def forward(ctx, *arrays, dim):
-        try:
-            out = np.stack(arrays, axis=dim)
-        except ValueError:
-            shapes = ", ".join(str(a.shape) for a in arrays)
-            raise ValueError(f"stack: all shapes must be equal, got {shapes}") from None
         ctx.dim = dim
-        return out
+        return join("stack", np.stack, arrays, dim, "must all be equal")
 
     @staticmethod
     def backward(ctx, grad):
+        # input i became index i of the new axis dim: it gets grad at that index back
         return tuple(np.moveaxis(grad, ctx.dim, 0))
 
 
@@ -145,6 +151,7 @@ class Where(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # d where(c, a, b)/da = 1 where c is true, d/db = 1 where it is false; c is a constant
         need_a, need_b = ctx.needs_input_grad[1:]
         return (None,
                 unbroadcast(np.where(ctx.condition, grad, 0), ctx.shapes[0]) if need_a else None,

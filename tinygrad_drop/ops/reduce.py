@@ -27,6 +27,11 @@ def normalize_axes(dim, ndim: int, op: str):
     return tuple(normalized)
 
 
+def reduced_count(shape: tuple, axes) -> int:
+    """How many elements each reduced value is computed from."""
+    return int(np.prod(shape if axes is None else [shape[axis] for axis in axes]))
+
+
 def keepdim_shape(shape: tuple, axes) -> tuple:
     """The shape of the reduced result with size-1 axes left in place, so it broadcasts back."""
     if axes is None:
@@ -42,7 +47,7 @@ class Sum(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        # every summed element contributed with slope 1
+        # d sum(x)/dx_i = 1: the gradient is copied to every summed element
         return np.broadcast_to(grad.reshape(keepdim_shape(ctx.shape, ctx.axes)), ctx.shape), None, None
 
 
@@ -50,40 +55,68 @@ class Mean(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         ctx.shape, ctx.axes = x.shape, axes
-        ctx.count = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
+        ctx.count = reduced_count(x.shape, axes)
         return np.asarray(x.mean(axis=axes, keepdims=keepdim))
 
     @staticmethod
     def backward(ctx, grad):
-        # each of the `count` averaged elements has slope 1/count
+        # d mean(x)/dx_i = 1/count for each of the `count` averaged elements
         grad = grad.reshape(keepdim_shape(ctx.shape, ctx.axes)) / ctx.count
         return np.broadcast_to(grad, ctx.shape), None, None
 
 
+def pick_extreme(ctx, x: np.ndarray, axis, keepdim: bool, extreme, arg_extreme) -> np.ndarray:
+    """Forward of max and min (`extreme` is np.max or np.min, `arg_extreme` np.argmax or
+    np.argmin), saving which element(s) were chosen for `gradient_to_chosen`.
+
+    Over all elements every tie counts as chosen (as torch.max()); over one axis only the first
+    of the tied elements, the one arg_extreme returns (as torch.max(dim))."""
+    ctx.shape, ctx.axis = x.shape, axis
+    if axis is None:
+        out = extreme(x)
+        ctx.save_for_backward(x == out)
+        return np.asarray(out)
+    index = arg_extreme(x, axis=axis, keepdims=True)
+    ctx.save_for_backward(index)
+    out = np.take_along_axis(x, index, axis=axis)
+    return out if keepdim else out.squeeze(axis)
+
+
+def gradient_to_chosen(ctx, grad: np.ndarray) -> np.ndarray:
+    """The gradient of each max/min value, given back to the element(s) it was taken from and 0
+    everywhere else; over all elements it is shared equally among ties."""
+    (chosen,) = ctx.saved_tensors
+    if ctx.axis is None:
+        return grad * chosen / chosen.sum()
+    grad_x = np.zeros(ctx.shape, dtype=grad.dtype)
+    np.put_along_axis(grad_x, chosen, grad.reshape(chosen.shape), axis=ctx.axis)
+    return grad_x
+
+
 class Max(Function):
-    """max over one axis (the gradient goes to the chosen element, as torch.max(dim)) or over all
-    elements (shared equally among ties, as torch.max())."""
+    """max over one axis or over all elements; see `pick_extreme` for which element is chosen."""
 
     @staticmethod
-    def forward(ctx, x, axis, keepdim, use_min):
-        ctx.shape, ctx.axis = x.shape, axis
-        if axis is None:
-            out = x.min() if use_min else x.max()
-            ctx.save_for_backward(x == out)
-            return np.asarray(out)
-        index = (np.argmin if use_min else np.argmax)(x, axis=axis, keepdims=True)
-        ctx.save_for_backward(index)
-        out = np.take_along_axis(x, index, axis=axis)
-        return out if keepdim else out.squeeze(axis)
+    def forward(ctx, x, axis, keepdim):
+        return pick_extreme(ctx, x, axis, keepdim, np.max, np.argmax)
 
     @staticmethod
     def backward(ctx, grad):
-        (chosen,) = ctx.saved_tensors
-        if ctx.axis is None:
-            return grad * chosen / chosen.sum(), None, None, None
-        grad_x = np.zeros(ctx.shape, dtype=grad.dtype)
-        np.put_along_axis(grad_x, chosen, grad.reshape(chosen.shape), axis=ctx.axis)
-        return grad_x, None, None, None
+        # d max(x)/dx_i = 1 for the chosen x_i, 0 for every other element
+        return gradient_to_chosen(ctx, grad), None, None
+
+
+class Min(Function):
+    """min over one axis or over all elements; see `pick_extreme` for which element is chosen."""
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdim):
+        return pick_extreme(ctx, x, axis, keepdim, np.min, np.argmin)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # d min(x)/dx_i = 1 for the chosen x_i, 0 for every other element
+        return gradient_to_chosen(ctx, grad), None, None
 
 
 class Var(Function):
@@ -91,10 +124,9 @@ class Var(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim, correction):
-        count = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
         centered = x - x.mean(axis=axes, keepdims=True)
         ctx.save_for_backward(centered)
-        ctx.axes, ctx.divisor = axes, max(count - correction, 0)
+        ctx.axes, ctx.divisor = axes, max(reduced_count(x.shape, axes) - correction, 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.asarray((centered * centered).sum(axis=axes, keepdims=keepdim) / ctx.divisor)
 

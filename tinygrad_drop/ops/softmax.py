@@ -2,6 +2,7 @@
 
 The kernels work on the last axis of a 2-D array, so another axis is first moved last;
 rows are then independent: y_i = exp(x_i - max) / sum_j exp(x_j - max).
+Both backwards are written in terms of the output y, so forward saves y and not x.
 """
 from __future__ import annotations
 
@@ -20,39 +21,44 @@ def as_rows(x: np.ndarray, axis: int) -> np.ndarray:
 
 
 def from_rows(rows: np.ndarray, shape: tuple, axis: int) -> np.ndarray:
+    """The inverse of `as_rows`: (rows, size) back to `shape`, the row axis back at `axis`."""
     moved_shape = tuple(np.delete(shape, axis)) + (shape[axis],)
     return np.moveaxis(rows.reshape(moved_shape), -1, axis)
+
+
+def forward_on_rows(ctx, kernel, x: np.ndarray, axis: int) -> np.ndarray:
+    """y = kernel(rows of x along `axis`), saving y for `backward_on_rows`."""
+    y = kernel(as_rows(x, axis))
+    ctx.save_for_backward(y)
+    ctx.shape, ctx.axis = x.shape, axis
+    return from_rows(y, x.shape, axis)
+
+
+def backward_on_rows(ctx, kernel, grad: np.ndarray) -> np.ndarray:
+    """dx = kernel(y, rows of grad), back in x's shape."""
+    (y,) = ctx.saved_tensors
+    return from_rows(kernel(y, as_rows(grad, ctx.axis)), ctx.shape, ctx.axis)
 
 
 class Softmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
         require_float("softmax", x)
-        y = softmax_forward(as_rows(x, axis))
-        ctx.save_for_backward(y)
-        ctx.shape, ctx.axis = x.shape, axis
-        return from_rows(y, x.shape, axis)
+        return forward_on_rows(ctx, softmax_forward, x, axis)
 
     @staticmethod
     def backward(ctx, grad):
         # dx_i = y_i (g_i - sum_j g_j y_j): the Jacobian diag(y) - y y^T applied to g
-        (y,) = ctx.saved_tensors
-        dx = softmax_backward(y, as_rows(grad, ctx.axis))
-        return from_rows(dx, ctx.shape, ctx.axis), None
+        return backward_on_rows(ctx, softmax_backward, grad), None
 
 
 class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
         require_float("log_softmax", x)
-        y = log_softmax_forward(as_rows(x, axis))
-        ctx.save_for_backward(y)
-        ctx.shape, ctx.axis = x.shape, axis
-        return from_rows(y, x.shape, axis)
+        return forward_on_rows(ctx, log_softmax_forward, x, axis)
 
     @staticmethod
     def backward(ctx, grad):
-        # y = x - logsumexp(x): dx_i = g_i - softmax_i * sum_j g_j
-        (y,) = ctx.saved_tensors
-        dx = log_softmax_backward(y, as_rows(grad, ctx.axis))
-        return from_rows(dx, ctx.shape, ctx.axis), None
+        # y = x - logsumexp(x): dx_i = g_i - softmax_i * sum_j g_j, with softmax_i = exp(y_i)
+        return backward_on_rows(ctx, log_softmax_backward, grad), None

@@ -18,8 +18,9 @@ class Exp(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # d exp(x)/dx = exp(x) = y
         (y,) = ctx.saved_tensors
-        return grad * y  # (e^x)' = e^x
+        return grad * y
 
 
 class Log(Function):
@@ -31,8 +32,9 @@ class Log(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # d ln(x)/dx = 1/x
         (x,) = ctx.saved_tensors
-        return grad / x  # (ln x)' = 1/x
+        return grad / x
 
 
 class Sqrt(Function):
@@ -45,10 +47,11 @@ class Sqrt(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
+        # d sqrt(x)/dx = 1 / (2 sqrt(x)) = 1 / (2y)
         # a negative input is nan since forward and stays nan; at 0 the slope is inf, as in PyTorch
+        (y,) = ctx.saved_tensors
         with np.errstate(divide="ignore", invalid="ignore"):
-            return grad / (2 * y)  # (sqrt x)' = 1 / (2 sqrt x)
+            return grad / (2 * y)
 
 
 class Tanh(Function):
@@ -60,8 +63,9 @@ class Tanh(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # d tanh(x)/dx = 1 - tanh(x)^2 = 1 - y^2
         (y,) = ctx.saved_tensors
-        return grad * (1 - y * y)  # tanh' = 1 - tanh^2
+        return grad * (1 - y * y)
 
 
 class Sigmoid(Function):
@@ -75,8 +79,9 @@ class Sigmoid(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # d sigmoid(x)/dx = sigmoid(x) (1 - sigmoid(x)) = y (1 - y)
         (y,) = ctx.saved_tensors
-        return grad * y * (1 - y)  # sigma' = sigma (1 - sigma)
+        return grad * y * (1 - y)
 
 
 class ReLU(Function):
@@ -88,8 +93,9 @@ class ReLU(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # d relu(x)/dx = 1 where x > 0 (there y > 0 too), 0 where x <= 0 (0 at x = 0, as PyTorch)
         (y,) = ctx.saved_tensors
-        return grad * (y > 0)  # slope 1 where the unit is on, 0 where off (and at 0)
+        return grad * (y > 0)
 
 
 class GELU(Function):
@@ -107,6 +113,8 @@ class GELU(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # d gelu(x)/dx = Phi(x) + x phi(x) (the tanh form's derivative is in kernels/gelu.py),
+        # computed by forward's kernel pass and saved as dy_dx
         (dy_dx,) = ctx.saved_tensors
         return grad * dy_dx, None
 
@@ -119,8 +127,9 @@ class Abs(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # d|x|/dx = sign(x) (0 at x = 0, as PyTorch)
         (x,) = ctx.saved_tensors
-        return grad * np.sign(x)  # |x|' = sign(x), 0 at 0 as in PyTorch
+        return grad * np.sign(x)
 
 
 class Clip(Function):
@@ -132,7 +141,7 @@ class Clip(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        # gradient passes where the input was inside [low, high], bounds included (as PyTorch)
+        # d clip(x)/dx = 1 inside [low, high] (bounds included, as PyTorch), 0 outside
         (x,) = ctx.saved_tensors
         low, high = ctx.bounds
         inside = np.ones(x.shape, dtype=bool)
@@ -153,4 +162,5 @@ class Cast(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # d cast(x)/dx = 1: only the dtype goes back to the input's
         return grad.astype(ctx.input_dtype), None

@@ -12,7 +12,7 @@ their loss would only add noise. Their targets are set to -1, which GPT's cross-
 Why these tasks: a 2-layer transformer solves them in seconds, but only if everything works.
 To reverse, answer position j must attend to input position L-1-j (position embeddings and
 attention); to sort, it must count and compare (attention over the whole prompt). A sign error
-in any gradient leaves the accuracy near chance (10% per digit) instead of near 100%.
+in any gradient leaves the accuracy near chance (one digit in ten right) instead of near all.
 
 Train and validation never share an example: a digit string belongs to validation when a hash
 of it ends in 0 (one string in ten), so the model is scored on strings it never trained on.
@@ -22,15 +22,10 @@ is produced from the model's own previous outputs, exactly as at inference.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 import tinygrad_drop as td
-from corpus import CharTokenizer
-
-if TYPE_CHECKING:  # for type hints only: the model is built elsewhere
-    from models.gpt import GPT
+from tinygrad_drop.data.text import CharTokenizer
 
 TASKS = ("reverse", "sort")
 SEPARATOR = ">"
@@ -49,7 +44,7 @@ def answer_of(task: str, digits: np.ndarray) -> np.ndarray:
 
 
 class DigitTask:
-    """A dataset of digit strings and their answers, with the interface of corpus.TextDataset."""
+    """A dataset of digit strings and their answers, with the interface of text.TextDataset."""
 
     def __init__(self, task: str, length: int = DIGITS_PER_EXAMPLE):
         if task not in TASKS:
@@ -89,19 +84,19 @@ class DigitTask:
         y[:, :self.length] = -1  # targets inside the prompt (digits, and the separator) do not count
         return x, y
 
-    def _solve(self, model: GPT, digits: np.ndarray) -> np.ndarray:
+    def _solve(self, model: td.nn.Module, digits: np.ndarray) -> np.ndarray:
         """The model's greedy answers (n, L) to the prompts digits + separator."""
         prompts = self._examples(digits)[:, :self.length + 1]
         out = model.generate(td.tensor(prompts), self.length, temperature=0.0)
         return out.numpy()[:, self.length + 1:]
 
-    def metrics(self, model: GPT) -> dict[str, float]:
+    def metrics(self, model: td.nn.Module) -> dict[str, float]:
         """Token and whole-answer accuracy on fixed validation strings (model in eval mode)."""
         digits = self._draw("val", ACCURACY_EXAMPLES, np.random.default_rng(SCORED_STRINGS_SEED))
         correct = self._solve(model, digits) == answer_of(self.task, digits)
         return {"accuracy": float(correct.mean()), "exact_match": float(correct.all(axis=1).mean())}
 
-    def sample(self, model: GPT, max_tokens: int) -> str:
+    def sample(self, model: td.nn.Module, max_tokens: int) -> str:
         """Validation prompts with the model's answers, marked right or wrong: as many as
         max_tokens answer digits allow, at most MAX_SHOWN_EXAMPLES."""
         count = max(1, min(MAX_SHOWN_EXAMPLES, max_tokens // self.length))

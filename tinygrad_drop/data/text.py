@@ -1,9 +1,16 @@
 """Characters in, numbers out: the text to learn from, its tokenizer and its training batches.
 
-The corpus. With no --data the trainer reads a real English text that ships inside every
+    corpus = load_text("shakespeare")                 # or a path, or None for Python's docs
+    dataset = TextDataset(corpus, block_size=64)
+    x, y = dataset.batch("train", 12, np.random.default_rng(0))   # (12, 64) int64 each
+
+The corpora. With no --data the trainer reads a real English text that ships inside every
 Python installation: the language reference topics of Python's own documentation (the
 standard library module `pydoc_data.topics`, which powers `help("if")`), about 460,000
 characters. No download, no file to find: the first command works anywhere Python does.
+The name "shakespeare" is the tiny shakespeare corpus nanoGPT reports on (about 1.1 million
+characters, public domain), which ships in this project's data/ folder; any other name is the
+path of a UTF-8 text file.
 
 The tokenizer. A character-level model reads one character at a time, so the vocabulary is
 simply the sorted set of characters in the text, and a character's id is its position there:
@@ -14,7 +21,7 @@ Batches (as in nanoGPT). The token ids form one long array. A batch picks `batch
 offsets i; the input is data[i : i + block_size] and the target is the same window shifted by
 one, data[i + 1 : i + block_size + 1], so every position learns to predict the next character.
 
-The split. The first 90% of the text trains, the last 10% validates. The split is contiguous,
+The split. The first nine tenths of the text train, the last tenth validates. The split is contiguous,
 not shuffled: validation text is text the model has never seen, not the same sentences cut at
 other offsets, so the gap between the two losses measures memorization.
 """
@@ -23,25 +30,26 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import numpy as np
 
 import tinygrad_drop as td
-from usage import UsageError
-
-if TYPE_CHECKING:  # for type hints only: the model is built elsewhere
-    from models.gpt import GPT
+from tinygrad_drop.utils.cli import UsageError
 
 TRAIN_FRACTION = 0.9
-# The least text worth training on: its 10% validation split then holds 100 characters, a
-# handful of small windows. Less than that cannot say whether the model learned anything.
+# The least text worth training on: its validation tenth then holds 100 characters, a handful
+# of small windows. Less than that cannot say whether the model learned anything.
 MIN_TEXT_CHARS = 1000
 DEFAULT_CORPUS = "pydoc_data.topics"
+# The project's data/ folder, beside the package in a checkout (and in an editable install).
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+# Corpora known by name: the file each name stands for, in DATA_DIR.
+NAMED_CORPORA = {"shakespeare": "tinyshakespeare.txt"}
 # Below 1 sharpens the distribution a little: fewer rare, garbled characters (nanoGPT uses 0.8).
 SAMPLE_TEMPERATURE = 0.8
-DATA_FIX = "pass --data with the path of a UTF-8 text file, or leave --data out to train on the built-in corpus"
+DATA_FIX = (f"pass --data with the path of a UTF-8 text file or a corpus name ({', '.join(NAMED_CORPORA)}), "
+            "or leave --data out to train on the built-in corpus")
 
 
 @dataclass(frozen=True)
@@ -88,12 +96,37 @@ def read_text_file(path: str) -> Text:
                          f"{error.start} cannot be decoded): convert it to UTF-8 or {DATA_FIX}") from None
     if len(text) < MIN_TEXT_CHARS:
         raise UsageError(f"data file '{path}' is too short: {len(text)} characters, and training needs at least "
-                         f"{MIN_TEXT_CHARS} (90% to learn from, 10% to validate on): use a longer text file")
+                         f"{MIN_TEXT_CHARS} (nine tenths to learn from, one to validate on): use a longer text file")
     return Text(text, os.path.abspath(path))
 
 
-def load_text(path: str | None) -> Text:
-    return default_corpus() if path is None else read_text_file(path)
+def is_corpus_name(data: str) -> bool:
+    """Whether --data names a corpus rather than a file (a file of that name in the current
+    folder wins: a path always means what it says)."""
+    return data in NAMED_CORPORA and not os.path.exists(data)
+
+
+def named_corpus(name: str) -> Text:
+    """A corpus that ships with the project, read from its data/ folder."""
+    path = DATA_DIR / NAMED_CORPORA[name]
+    if not path.exists():
+        raise UsageError(f"the corpus '{name}' is read from {path}, which is missing (it ships in the project's "
+                         f"data/ folder, not in an installed wheel): run from a checkout of the project, or {DATA_FIX}")
+    # named by where it lives in the project, so a resumed run in a moved checkout still matches
+    return Text(read_text_file(str(path)).text, f"{name} (data/{NAMED_CORPORA[name]})")
+
+
+def data_key(data: str) -> str:
+    """How a run records its text: a corpus name as it is, a file as its absolute path (so that
+    a run resumed from another folder reads the same file)."""
+    return data if is_corpus_name(data) else str(Path(data).resolve())
+
+
+def load_text(data: str | None) -> Text:
+    """The built-in corpus (None), a named corpus ("shakespeare"), or a UTF-8 text file."""
+    if data is None:
+        return default_corpus()
+    return named_corpus(data) if is_corpus_name(data) else read_text_file(data)
 
 
 class CharTokenizer:
@@ -125,7 +158,8 @@ class CharTokenizer:
 
 
 class TextDataset:
-    """A tokenized text, split 90/10, serving random (input, target) windows."""
+    """A tokenized text, split nine tenths for training and one for validation, serving random
+    (input, target) windows."""
 
     def __init__(self, corpus: Text, block_size: int):
         self.corpus = corpus
@@ -153,12 +187,13 @@ class TextDataset:
         window = starts[:, None] + np.arange(self.block_size)
         return tokens[window], tokens[window + 1]
 
-    def metrics(self, model: GPT) -> dict[str, float]:
+    def metrics(self, model: td.nn.Module) -> dict[str, float]:
         """Nothing beyond the losses: text has no single right answer to score."""
         return {}
 
-    def sample(self, model: GPT, max_tokens: int) -> str:
-        """Text generated from a newline (the start of a paragraph), model in eval mode."""
+    def sample(self, model: td.nn.Module, max_tokens: int) -> str:
+        """Text generated from a newline (the start of a paragraph) by a model with GPT's
+        `generate`, in eval mode."""
         start = "\n" if "\n" in self.tokenizer.id_of else self.tokenizer.vocab[0]
         prompt = td.tensor(self.tokenizer.encode(start)[None, :])
         out = model.generate(prompt, max_tokens, temperature=SAMPLE_TEMPERATURE)

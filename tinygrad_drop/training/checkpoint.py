@@ -5,12 +5,13 @@ A run's state is more than its weights. What each piece is for:
     model       the weights (a state dict with nanoGPT's names)
     optimizer   AdamW's running moments m and v and its step count, per parameter; without them
                 the resumed run would restart Adam from zero moments: a different trajectory
-    iter        optimizer steps done, which fixes where the learning-rate schedule is
+    scheduler   the learning-rate schedule's state: how many steps along it the run is
+    iter        optimizer steps done
     elapsed_s   training time so far, so that a resumed run reports the whole run's time
     rng         td's random state (dropout's counter, the sampling generator) and the batch
                 generator's: the resumed run draws the same batches and the same dropout masks
     vocab       the characters the token ids stand for: ids mean nothing without them
-    config      the GPTConfig, to rebuild the same model
+    config      the model's configuration (a GPTConfig as a dict), to rebuild the same model
     settings    the run's settings, so a resume with different flags is caught, not mixed
     data        where the text came from and its SHA-256, so resuming on other text is caught
     history     every evaluation so far, to rewrite metrics.jsonl and plot the whole run
@@ -22,29 +23,36 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import tinygrad_drop as td
-from corpus import CharTokenizer
-from models.gpt import GPT, GPTConfig
-from usage import UsageError
+from tinygrad_drop.data.text import CharTokenizer
+from tinygrad_drop.utils.cli import UsageError
 
 CHECKPOINT_NAME = "ckpt.npz"
 KIND = "tinygrad_drop scripts/train.py checkpoint"
-VERSION = 2
-KEYS = ("kind", "version", "model", "optimizer", "iter", "elapsed_s", "rng", "vocab", "config", "settings", "data",
-        "history")
+VERSION = 3
+KEYS = ("kind", "version", "model", "optimizer", "scheduler", "iter", "elapsed_s", "rng", "vocab", "config",
+        "settings", "data", "history")
+# Builds a model from its configuration dict (the dataclass fields of model.config), e.g.
+# `lambda config: GPT(GPTConfig(**config))`: the library trains and restores a model it does not define.
+BuildModel = Callable[[dict[str, Any]], td.nn.Module]
 
 
 def checkpoint_path(out_dir: str | Path) -> Path:
+    """Where a run in out_dir keeps its checkpoint."""
     return Path(out_dir) / CHECKPOINT_NAME
 
 
-def save_checkpoint(path: Path, *, model: GPT, optimizer: td.optim.Optimizer, iteration: int, elapsed_s: float,
-                    rng: dict, vocab: str, settings: dict, data: dict, history: list[dict]) -> None:
+def save_checkpoint(path: Path, *, model: td.nn.Module, optimizer: td.optim.Optimizer,
+                    scheduler: td.optim.lr_scheduler.LRScheduler, iteration: int, elapsed_s: float, rng: dict,
+                    vocab: str, settings: dict, data: dict, history: list[dict]) -> None:
+    """Write every piece of the run (the module docstring says why each one); model.config must be
+    a dataclass."""
     td.save({"kind": KIND, "version": VERSION, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-             "iter": iteration, "elapsed_s": elapsed_s, "rng": rng, "vocab": vocab,
-             "config": dataclasses.asdict(model.config), "settings": settings, "data": data, "history": history}, path)
+             "scheduler": scheduler.state_dict(), "iter": iteration, "elapsed_s": elapsed_s, "rng": rng,
+             "vocab": vocab, "config": dataclasses.asdict(model.config), "settings": settings, "data": data,
+             "history": history}, path)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
@@ -68,15 +76,15 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return checkpoint
 
 
-def restore_model(checkpoint: dict[str, Any], path: Path) -> tuple[GPT, CharTokenizer]:
+def restore_model(checkpoint: dict[str, Any], path: Path,
+                  build_model: BuildModel) -> tuple[td.nn.Module, CharTokenizer]:
     """The trained model and its tokenizer, or a UsageError if the pieces do not fit together."""
     try:
-        config = GPTConfig(**checkpoint["config"])
         tokenizer = CharTokenizer(checkpoint["vocab"])
-        if tokenizer.vocab_size != config.vocab_size:
+        if tokenizer.vocab_size != checkpoint["config"]["vocab_size"]:
             raise ValueError(f"the vocabulary has {tokenizer.vocab_size} characters but the model expects "
-                             f"{config.vocab_size}")
-        model = GPT(config)
+                             f"{checkpoint['config']['vocab_size']}")
+        model = build_model(dict(checkpoint["config"]))
         model.load_state_dict(checkpoint["model"])
     except (TypeError, ValueError, KeyError, RuntimeError) as error:
         raise UsageError(f"checkpoint '{path}' does not fit together ({error}): delete it and train again") from None

@@ -1,8 +1,9 @@
-"""Bad input that the user can fix, reported the Unix way; and parsers for numeric flags.
+"""Command-line programs the Unix way: bad input the user can fix, and parsers for numeric flags.
 
-Every script here turns a `UsageError` into one line on stderr, "error: <what is wrong>: <how to
-fix it>", and exit code 2, the code argparse uses for a bad command line. A traceback would
-point into our code, when the thing to change is the user's command or file.
+Every script in scripts/ turns a `UsageError` into one line on stderr, "error: <what is wrong>:
+<how to fix it>", and exit code 2, the code argparse uses for a bad command line. A traceback
+would point into our code, when the thing to change is the user's command or file. The data
+loaders and the trainer raise it too, since what they reject is a file or a flag the user chose.
 """
 from __future__ import annotations
 

@@ -1,14 +1,19 @@
 """A progress bar on stderr, with no dependency: the line a long training run owes its user.
 
-    iter  500/2000 [######------------------]  25% | loss 2.0312 | 10.2k tok/s | 3m05s left
+    iter  500/2000 [######------------------] <share done> | loss 2.0312 | <tokens> tok/s | <time> left
 
 On a terminal the line is redrawn in place (a carriage return moves the cursor back to the start
 of the line), at most a few times a second. When stderr is a file or a pipe (a log, a test),
-carriage returns would pile up, so it writes a plain line every 5% instead.
+carriage returns would pile up, so it writes a plain line at every twentieth of the run instead.
 
 Tokens per second is measured over the last few steps (how fast it goes now). Time left uses
 the average step over the run so far, evaluations included (how long it will really take), but
 not the first step, which also pays for one-time work such as compiling the Numba kernels.
+
+    bar = ProgressBar(total=max_iters, tokens_per_step=batch_size * block_size)
+    for step in range(max_iters):
+        ...; bar.update(step + 1, loss.item())
+    bar.close()
 """
 from __future__ import annotations
 
@@ -24,6 +29,8 @@ RECENT_STEPS = 20  # the window for tokens per second
 
 
 def format_duration(seconds: float) -> str:
+    """A duration as people write it: seconds under a minute, then minutes and two-digit
+    seconds, then hours and minutes."""
     seconds = int(round(seconds))
     if seconds < 60:
         return f"{seconds}s"
@@ -33,10 +40,13 @@ def format_duration(seconds: float) -> str:
 
 
 def format_rate(per_second: float) -> str:
+    """A rate with a k for thousands: 950, 10.2k."""
     return f"{per_second / 1000:.1f}k" if per_second >= 1000 else f"{per_second:.0f}"
 
 
 class ProgressBar:
+    """Steps done out of `total`, the last loss, tokens per second and the time left."""
+
     def __init__(self, total: int, tokens_per_step: int, stream: TextIO | None = None):
         self.total, self.tokens_per_step = total, tokens_per_step
         self.stream = stream if stream is not None else sys.stderr

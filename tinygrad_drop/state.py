@@ -1,0 +1,49 @@
+"""Everything tinygrad_drop remembers between calls, in one place.
+
+- `process`: what holds for the whole process, as in PyTorch: the kernel backend, the random
+  state (the seed, dropout's call counter, the numpy generator), anomaly mode, and whether the
+  kernels' thread pool has been set up (kernels/thread_pool.py).
+- `this_thread`: grad mode, which PyTorch keeps per thread, so a `no_grad()` block in one thread
+  leaves training in another alone.
+
+Nothing outside this module keeps state of its own. Change it through the public functions and
+context managers (`td.set_backend`, `td.backend(...)`, `td.manual_seed`, `td.set_rng_state`,
+`td.detect_anomaly()`, `td.no_grad()`, `td.enable_grad()`), which read and write the fields here.
+Reading the environment variable TINYGRAD_DROP_BACKEND is all that happens at import.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+BACKENDS = ("numpy", "numba")
+
+
+def backend_from_environment() -> str:
+    """TINYGRAD_DROP_BACKEND, or "numba" when it is not set."""
+    name = os.environ.get("TINYGRAD_DROP_BACKEND", "numba").strip().lower()
+    if name not in BACKENDS:
+        raise ValueError(f"TINYGRAD_DROP_BACKEND must be one of {BACKENDS}, got {name!r}")
+    return name
+
+
+@dataclass
+class ProcessState:
+    backend: str                         # "numba" (fast, the default) or "numpy" (the reference)
+    seed: int = 0                        # the last td.manual_seed
+    dropout_counter: int = 0             # dropout calls since then: each takes the next number
+    numpy_generator: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+    anomaly_mode: bool = False           # inside td.detect_anomaly()
+    thread_pool: str = "not started"     # "not started", "shared", "separate" or "forked child"
+    blas_callback: object = None         # the compiled callback that runs numpy's products on Numba's threads
+
+
+class ThreadState(threading.local):
+    grad_enabled: bool = True            # False inside td.no_grad()
+
+
+process = ProcessState(backend=backend_from_environment())
+this_thread = ThreadState()

@@ -1,0 +1,2 @@
+"""Helpers for programs built on the library: command-line errors and flags (`cli`), a progress
+bar (`progress`). Import the one you need, e.g. `from tinygrad_drop.utils.progress import ProgressBar`."""
