@@ -29,6 +29,9 @@ import tinygrad_drop.nn.functional as F
 
 @dataclass
 class GPTConfig:
+    """nanoGPT's hyperparameters (its names), GPT-2's three dropout probabilities, and the switch
+    `fused` (see the module docstring)."""
+
     vocab_size: int = 65
     block_size: int = 64
     n_layer: int = 4
@@ -125,6 +128,9 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
+    """The language model: token and position embeddings, n_layer blocks, a final LayerNorm and
+    the head that scores the vocabulary (tied to the token embedding unless tie_weights=False)."""
+
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.config = config

@@ -5,6 +5,12 @@ of its composition (numpy's matmul, block by block, around the same Numba middle
 the calls those kernels cannot take go to that composition."""
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numba
 import numpy as np
 import pytest
@@ -14,6 +20,7 @@ from tinygrad_drop.kernels.thread_pool import products_share_threads
 from tinygrad_drop.kernels.gemm import gemm_address
 
 pytestmark = pytest.mark.attention
+ROOT = Path(__file__).resolve().parents[1]
 
 needs_gemm = pytest.mark.skipif(gemm_address(np.float32) is None or not products_share_threads(),
                                 reason="numpy's BLAS does not run on Numba's threads here: the kernels stand aside")
@@ -153,3 +160,51 @@ def test_keys_and_values_broadcast_over_the_batch_go_to_the_composition(monkeypa
     out = np.empty_like(q)
     heads.attention_heads_forward_numba(q, k[:1], v[:1], no_bias, False, True, 0.17, 0.0, np.uint64(1), out)
     np.testing.assert_allclose(out, expected, rtol=2e-5, atol=1e-6)
+
+
+# Attention in a child forked after the parent ran it on threads: the child runs every head on its
+# calling thread (the composition around the middle's serial branch, which never enters Numba's
+# parallel runtime) and gives the parent's bits.
+FORK_SCRIPT = """
+import json, os
+import numpy as np
+from tinygrad_drop.kernels import attention, attention_heads
+
+
+def run_attention():
+    qkv = np.random.default_rng(0).standard_normal((3, 64, 3, 4, 32)).astype(np.float32)
+    q, k, v = qkv.transpose(2, 0, 3, 1, 4)
+    no_bias = np.zeros((1, 1, 1), np.float32)
+    out = np.empty_like(q)
+    probs, dropped = attention_heads.attention_heads_forward.numba_impl(q, k, v, no_bias, False, True, 0.17, 0.2,
+                                                                       np.uint64(5), out)
+    grads = [np.empty_like(q) for _ in range(3)]
+    attention_heads.attention_heads_backward.numba_impl(out, q, k, v, probs, dropped, 0.17, True, *grads, False)
+    scores = (q @ k.swapaxes(-1, -2)).reshape(-1, 64, 64)
+    middle = attention.attention_probs_forward.numba_impl(scores, no_bias, False, True, 0.17, 0.2, np.uint64(5))
+    return [out, probs, dropped, *grads, *middle, attention.threads_beside_products()]
+
+
+in_parent = run_attention()
+child = os.fork()
+if child == 0:
+    code = 1
+    try:
+        in_child = run_attention()
+        same = [bool(np.array_equal(a, b)) for a, b in zip(in_parent[:-1], in_child[:-1])]
+        print(json.dumps([same, in_parent[-1], in_child[-1]]), flush=True)
+        code = 0
+    finally:
+        os._exit(code)
+_, status = os.waitpid(child, 0)
+assert os.waitstatus_to_exitcode(status) == 0, f"the child ended with {os.waitstatus_to_exitcode(status)}"
+"""
+
+
+def test_a_forked_child_runs_attention_on_its_calling_thread_with_the_same_bits():
+    result = subprocess.run([sys.executable, "-c", FORK_SCRIPT], cwd=ROOT, capture_output=True, text=True,
+                            timeout=240, env=dict(os.environ, OPENBLAS_NUM_THREADS="2", NUMBA_NUM_THREADS="2"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    same, threads_in_parent, threads_in_child = json.loads(result.stdout)
+    assert all(same), same
+    assert threads_in_child is False
