@@ -150,14 +150,14 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
         mask, bool(is_causal), scale, dropout_p, random_key)
 
 
-def causal_self_attention(input: Tensor, weight: Tensor, bias: Tensor | None, n_head: int,
+def causal_self_attention(input: Tensor, weight: Tensor, bias: Tensor | None, num_heads: int,
                           dropout_p: float = 0.0) -> Tensor:
     """A GPT's attention before its output projection, as one node: q, k, v = split(input W^T + b)
-    (W of shape (3C, C)), each cut into n_head heads, causal scaled-dot-product attention with
+    (W of shape (3C, C)), each cut into num_heads heads, causal scaled-dot-product attention with
     dropout_p on the weights, heads concatenated back to (B, T, C). The same numbers as
 
         q, k, v = linear(input, weight, bias).split(C, dim=2)      # then, for each of q, k, v:
-        heads = t.view(B, T, n_head, C // n_head).transpose(1, 2)
+        heads = t.view(B, T, num_heads, C // num_heads).transpose(1, 2)
         y = scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout_p)
         y = y.transpose(1, 2).reshape(B, T, C)
 
@@ -166,4 +166,4 @@ def causal_self_attention(input: Tensor, weight: Tensor, bias: Tensor | None, n_
     random_key = next_dropout_key() if dropout_p > 0 else np.uint64(0)
     return CausalQKVAttention.apply(_tensor_arg(input, "causal_self_attention"),
                                     _tensor_arg(weight, "causal_self_attention", "weight"),
-                                    bias, int(n_head), dropout_p, random_key)
+                                    bias, int(num_heads), dropout_p, random_key)
