@@ -13,7 +13,8 @@ runs a few lines as one autograd node each (F.causal_self_attention, F.linear_ge
 F.linear_dropout), False runs nanoGPT's lines as they stand. Both give the same numbers, dropout
 masks included: the fused nodes draw the same keys in the same order and index the mask the same
 way (tests/test_gpt.py checks it). Fusing saves Python overhead per node and passes over memory;
-the unfused lines are the ones to read, step through, or change.
+the unfused lines are the ones to read, step through, or change. (A fused node reads its Dropout
+module's p but does not call it, so that module's `mask` shows only with fused=False.)
 """
 from __future__ import annotations
 
