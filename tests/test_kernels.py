@@ -6,6 +6,7 @@ these tests do not depend on, or change, the global backend setting.
 """
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -769,8 +770,8 @@ def test_adamw_matches_torch(decoupled, shape, dtype):
         param_t.grad = torch.tensor(grad)
         optimizer.step()
         for impl, (param, exp_avg, exp_avg_sq) in states.items():
-            hyperparameters = (lr, *betas, eps, weight_decay, step, decoupled)
-            result = impl(param, grad.astype(dtype), exp_avg, exp_avg_sq, *hyperparameters)
+            hyperparameters = adamw.AdamHyperparameters(lr, *betas, eps, weight_decay, decoupled)
+            result = impl(param, grad.astype(dtype), exp_avg, exp_avg_sq, step, hyperparameters)
             assert result is None  # the update is in place
     torch_state = optimizer.state[param_t]
     for param, exp_avg, exp_avg_sq in states.values():
@@ -788,9 +789,9 @@ def test_adamw_backends_agree(dtype):
     numpy_state = [a.copy() for a in arrays]
     numba_state = [a.copy() for a in arrays]
     for decoupled in (True, False):
-        hyperparameters = (1e-2, 0.9, 0.999, 1e-8, 0.01, 7, decoupled)
-        adamw.adamw_update.numpy_impl(numpy_state[0], grad, *numpy_state[1:], *hyperparameters)
-        adamw.adamw_update.numba_impl(numba_state[0], grad, *numba_state[1:], *hyperparameters)
+        hyperparameters = adamw.AdamHyperparameters(1e-2, 0.9, 0.999, 1e-8, 0.01, decoupled)
+        adamw.adamw_update.numpy_impl(numpy_state[0], grad, *numpy_state[1:], 7, hyperparameters)
+        adamw.adamw_update.numba_impl(numba_state[0], grad, *numba_state[1:], 7, hyperparameters)
     for actual, expected in zip(numba_state, numpy_state):
         assert_close(actual, expected, dtype)
 
@@ -799,7 +800,7 @@ def test_adamw_refuses_a_non_contiguous_parameter():
     param = np.zeros((4, 6))[:, ::2]  # a strided view: a flat copy of it would lose the update
     state = [np.zeros((4, 3)) for _ in range(3)]  # grad, exp_avg, exp_avg_sq
     with pytest.raises(ValueError, match="C-contiguous"):
-        adamw.adamw_update.numba_impl(param, *state, 0.1, 0.9, 0.999, 1e-8, 0.0, 1, True)
+        adamw.adamw_update.numba_impl(param, *state, 1, adamw.AdamHyperparameters(0.1, 0.9, 0.999, 1e-8, 0.0, True))
 
 
 # ------------------------------------------------------------------------------------- compile
@@ -813,10 +814,13 @@ def test_importing_the_kernels_compiles_nothing():
     code = (
         "import numba.core.registry\n"
         "from tinygrad_drop.kernels import (\n"
-        "    adamw, attention, cross_entropy, dropout, embedding, gelu, layer_norm, softmax)\n"
-        "modules = [adamw, attention, cross_entropy, dropout, embedding, gelu, layer_norm, softmax]\n"
-        "dispatchers = [value for module in modules for value in vars(module).values()\n"
-        "               if isinstance(value, numba.core.registry.CPUDispatcher)]\n"
+        "    adamw, attention, bias, cross_entropy, dropout, embedding, gelu, layer_norm, softmax)\n"
+        "from tinygrad_drop.kernels.parallel import ParallelOrSerial\n"
+        "modules = [adamw, attention, bias, cross_entropy, dropout, embedding, gelu, layer_norm, softmax]\n"
+        "values = [value for module in modules for value in vars(module).values()]\n"
+        "values += [twin for value in values if isinstance(value, ParallelOrSerial)\n"
+        "           for twin in (value.parallel, value.serial)]\n"
+        "dispatchers = [value for value in values if isinstance(value, numba.core.registry.CPUDispatcher)]\n"
         "assert len(dispatchers) >= 16, len(dispatchers)\n"
         "compiled = [d.py_func.__name__ for d in dispatchers if d.signatures]\n"
         "assert not compiled, compiled\n"
@@ -829,3 +833,123 @@ def test_importing_the_kernels_compiles_nothing():
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
+
+
+# Each kernel that may run on threads is compiled twice (kernels/parallel.py), and both twins must
+# come back from Numba's disk cache in a new process, each its own machine code: a twin compiled
+# again, or loading the other's, would show as a cache miss or in the fork test below.
+CACHE_SCRIPT = """
+import json
+import numpy as np
+from tinygrad_drop.kernels import adamw, bias, cross_entropy, dropout, gelu, layer_norm, softmax
+from tinygrad_drop.kernels.parallel import ParallelOrSerial
+
+modules = (adamw, bias, cross_entropy, dropout, gelu, layer_norm, softmax)
+rng = np.random.default_rng(0)
+rows = rng.standard_normal((150, 65)).astype(np.float32)
+flat = rng.standard_normal(20000).astype(np.float32)
+target = rng.integers(0, 65, 150)
+for threads in (True, False):
+    for module in modules:
+        module.threads_beside_products = module.threads_available = lambda: threads
+    for param in (flat[:10].copy(), flat.copy()):  # below and above adamw's PARALLEL_MIN_SIZE
+        adamw.adamw_update.numba_impl(param, param.copy(), np.zeros_like(param), np.zeros_like(param), 1,
+                                      adamw.AdamHyperparameters(1e-3, 0.9, 0.999, 1e-8, 0.1, True))
+    bias.bias_grad.numba_impl(bias.add_bias.numba_impl(rows.copy(), rows[0]))
+    layer_norm.layer_norm_backward.numba_impl(rows, rows, rows[0], *layer_norm.layer_norm_forward.numba_impl(
+        rows, rows[0], rows[0], 1e-5)[1:])
+    loss, _, lse = cross_entropy.cross_entropy_forward.numba_impl(rows, target, -100)
+    cross_entropy.cross_entropy_backward.numba_impl(rows, target, lse, -100, 0.5)
+    dropout.dropout_apply.numba_impl(flat, 0.1, np.uint64(3), 1 / 0.9)
+    dropout.add_bias_dropout.numba_impl(rows.copy(), rows[0], 0.1, np.uint64(3), 1 / 0.9)
+    gelu.gelu.numba_impl(flat, False, True), gelu.gelu.numba_impl(flat, True, True)
+    for forward, backward in ((softmax.softmax_forward, softmax.softmax_backward),
+                              (softmax.log_softmax_forward, softmax.log_softmax_backward)):
+        backward.numba_impl(forward.numba_impl(rows), rows)
+twins = {f"{module.__name__}.{name}.{which}": getattr(value, which).stats
+         for module in modules for name, value in vars(module).items() if isinstance(value, ParallelOrSerial)
+         for which in ("parallel", "serial")}
+print(json.dumps({name: [sum(stats.cache_hits.values()), sum(stats.cache_misses.values())]
+                  for name, stats in twins.items()}))
+"""
+
+
+def test_both_twins_of_every_threaded_kernel_load_from_the_disk_cache():
+    numba = pytest.importorskip("numba")
+    if numba.config.DISABLE_JIT:
+        pytest.skip("nothing is compiled or cached with NUMBA_DISABLE_JIT=1")
+    runs = [subprocess.run([sys.executable, "-c", CACHE_SCRIPT], cwd=REPOSITORY_ROOT, capture_output=True,
+                           text=True, timeout=170) for _ in range(2)]  # the first fills the cache
+    assert runs[1].returncode == 0, runs[1].stderr[-3000:]
+    hits_and_misses = json.loads(runs[1].stdout)
+    assert len(hits_and_misses) >= 20, hits_and_misses
+    assert all(hits > 0 and misses == 0 for hits, misses in hits_and_misses.values()), hits_and_misses
+
+
+# ---------------------------------------------------------------------------------------- fork
+
+
+# Every kernel in a child forked after the parent ran them on threads: the child runs each one on
+# its calling thread (kernels/thread_pool.py), through the serial twin that holds no parallel code
+# (kernels/parallel.py); any call into Numba's OpenMP pool there would stop the child.
+FORK_SCRIPT = """
+import json, os, pickle
+import numpy as np
+import tinygrad_drop as td
+from tinygrad_drop.kernels import adamw, bias, cross_entropy, dropout, gelu, layer_norm, softmax
+
+
+def run_every_kernel():
+    rng = np.random.default_rng(0)
+    rows = rng.standard_normal((150, 65)).astype(np.float32)  # three tasks of rows
+    weight = rng.standard_normal(65).astype(np.float32)
+    target = rng.integers(0, 65, 150)
+    flat = rng.standard_normal(40000).astype(np.float32)
+    param = flat[:20000].copy()  # above adamw's PARALLEL_MIN_SIZE
+    adamw.adamw_update.numba_impl(param, flat[20000:], np.zeros_like(param), np.zeros_like(param), 1,
+                                  adamw.AdamHyperparameters(1e-3, 0.9, 0.999, 1e-8, 0.1, True))
+    y, mean, rstd = layer_norm.layer_norm_forward.numba_impl(rows, weight, weight, 1e-5)
+    loss, _, lse = cross_entropy.cross_entropy_forward.numba_impl(rows, target, -100)
+    results = [
+        param, y, mean, rstd, *layer_norm.layer_norm_backward.numba_impl(rows, rows, weight, mean, rstd),
+        np.array(loss), lse, cross_entropy.cross_entropy_backward.numba_impl(rows, target, lse, -100, 0.5),
+        bias.add_bias.numba_impl(rows.copy(), weight), bias.bias_grad.numba_impl(rows),
+        dropout.dropout_apply.numba_impl(flat, 0.1, np.uint64(3), 1 / 0.9),
+        dropout.add_bias_dropout.numba_impl(rows.copy(), weight, 0.1, np.uint64(3), 1 / 0.9),
+        *gelu.gelu.numba_impl(flat, False, True), *gelu.gelu.numba_impl(flat, True, True),
+        softmax.softmax_forward.numba_impl(rows), softmax.log_softmax_forward.numba_impl(rows),
+        softmax.softmax_backward.numba_impl(rows, rows), softmax.log_softmax_backward.numba_impl(rows, rows),
+    ]
+    return results, td.state.process.thread_pool
+
+
+in_parent, pool_in_parent = run_every_kernel()
+reader, writer = os.pipe()
+child = os.fork()
+if child == 0:
+    code = 1
+    try:
+        with os.fdopen(writer, "wb") as pipe:
+            pickle.dump(run_every_kernel(), pipe)
+        code = 0
+    finally:
+        os._exit(code)
+os.close(writer)
+with os.fdopen(reader, "rb") as pipe:
+    data = pipe.read()
+_, status = os.waitpid(child, 0)
+assert os.waitstatus_to_exitcode(status) == 0, f"the child ended with {os.waitstatus_to_exitcode(status)}"
+in_child, pool_in_child = pickle.loads(data)
+same = [bool(np.array_equal(a, b)) for a, b in zip(in_parent, in_child)]
+print(json.dumps([same, pool_in_parent, pool_in_child]))
+"""
+
+
+def test_every_kernel_runs_in_a_forked_child_with_the_same_bits():
+    result = subprocess.run([sys.executable, "-c", FORK_SCRIPT], cwd=REPOSITORY_ROOT, capture_output=True,
+                            text=True, timeout=170)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr == ""  # no "fork() called from a process already using GNU OpenMP"
+    same, pool_in_parent, pool_in_child = json.loads(result.stdout)
+    assert pool_in_parent in ("shared", "separate") and pool_in_child == "forked child"
+    assert all(same), same

@@ -22,59 +22,49 @@ threads taking contiguous slices of large arrays; the numpy reference makes seve
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from . import Kernel
+from . import Kernel, threads_available
+from .parallel import njit_parallel_or_serial
 
 
-def adamw_update_numpy(
-    param: np.ndarray,
-    grad: np.ndarray,
-    exp_avg: np.ndarray,
-    exp_avg_sq: np.ndarray,
-    lr: float,
-    beta1: float,
-    beta2: float,
-    eps: float,
-    weight_decay: float,
-    step: int,
-    decoupled: bool,
-) -> None:
+class AdamHyperparameters(NamedTuple):
+    """One parameter group's settings (PyTorch's names, betas split in two)."""
+
+    lr: float
+    beta1: float
+    beta2: float
+    eps: float
+    weight_decay: float
+    decoupled: bool  # AdamW's weight decay (True) or Adam's L2 term in the gradient (False)
+
+
+def adamw_update_numpy(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray,
+                       step: int, hyperparameters: AdamHyperparameters) -> None:
+    lr, beta1, beta2, eps, weight_decay, decoupled = hyperparameters
     if decoupled:
         param *= 1.0 - lr * weight_decay
     else:
         grad = grad + weight_decay * param
-    exp_avg *= beta1
-    exp_avg += (1.0 - beta1) * grad
-    exp_avg_sq *= beta2
-    exp_avg_sq += (1.0 - beta2) * grad * grad
+    exp_avg[...] = beta1 * exp_avg + (1.0 - beta1) * grad
+    exp_avg_sq[...] = beta2 * exp_avg_sq + (1.0 - beta2) * grad * grad
     bias_correction1 = 1.0 - beta1**step
     bias_correction2 = 1.0 - beta2**step
     denom = np.sqrt(exp_avg_sq) / math.sqrt(bias_correction2) + eps
     param -= (lr / bias_correction1) * exp_avg / denom
 
 
-def adamw_update_numba(
-    param: np.ndarray,
-    grad: np.ndarray,
-    exp_avg: np.ndarray,
-    exp_avg_sq: np.ndarray,
-    lr: float,
-    beta1: float,
-    beta2: float,
-    eps: float,
-    weight_decay: float,
-    step: int,
-    decoupled: bool,
-) -> None:
-    kernel = _adamw_kernel_parallel if param.size >= PARALLEL_MIN_SIZE else _adamw_kernel_serial
+def adamw_update_numba(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray,
+                       step: int, hyperparameters: AdamHyperparameters) -> None:
+    lr, beta1, beta2, eps, weight_decay, decoupled = hyperparameters
     # Both variants in one formula: AdamW scales the weights by `decay` and adds nothing to the
     # gradient (l2 = 0); Adam adds l2 * param to the gradient and keeps the weights (decay = 1).
     # A loop without that branch vectorizes. In an array of param's dtype, so that the kernel
     # computes in that dtype and Numba dispatches on one array, not on seven scalars.
-    hyperparameters = np.array([
+    coefficients = np.array([
         beta1,
         beta2,
         eps,
@@ -83,12 +73,13 @@ def adamw_update_numba(
         lr / (1.0 - beta1**step),  # the step size, lr / bias_correction1
         math.sqrt(1.0 - beta2**step),  # sqrt(bias_correction2)
     ], dtype=param.dtype)
-    kernel(
+    _adamw_kernel(
         _flat_view(param),
         np.ascontiguousarray(grad, dtype=param.dtype).reshape(-1),
         _flat_view(exp_avg),
         _flat_view(exp_avg_sq),
-        hyperparameters,
+        coefficients,
+        threads=param.size >= PARALLEL_MIN_SIZE and threads_available(),
     )
 
 
@@ -96,17 +87,6 @@ def _flat_view(array: np.ndarray) -> np.ndarray:
     if not array.flags.c_contiguous:
         raise ValueError("adamw_update needs C-contiguous arrays: it updates them through flat views")
     return array.reshape(-1)
-
-
-@njit(cache=True, inline="always")
-def _adamw_update_element(i, param, grad, exp_avg, exp_avg_sq, hyperparameters):
-    beta1, beta2, eps, l2, decay, step_size, sqrt_bias_correction2 = hyperparameters
-    one = hyperparameters.dtype.type(1.0)
-    g = grad[i] + l2 * param[i]
-    exp_avg[i] = beta1 * exp_avg[i] + (one - beta1) * g
-    exp_avg_sq[i] = beta2 * exp_avg_sq[i] + (one - beta2) * g * g
-    denom = np.sqrt(exp_avg_sq[i]) / sqrt_bias_correction2 + eps
-    param[i] = param[i] * decay - step_size * exp_avg[i] / denom
 
 
 # The update is bound by memory (16 bytes read and 12 written per float32 element), and waking the
@@ -120,16 +100,16 @@ PARALLEL_MIN_SIZE = 16_384
 
 # error_model="numpy": a zero denominator (eps=0 and v=0) gives nan as in PyTorch, instead of
 # raising, and the division needs no per-element check, which lets LLVM vectorize the loop.
-@njit(cache=True, parallel=True, error_model="numpy")
-def _adamw_kernel_parallel(param, grad, exp_avg, exp_avg_sq, hyperparameters):
+@njit_parallel_or_serial(error_model="numpy")
+def _adamw_kernel(param, grad, exp_avg, exp_avg_sq, coefficients):
     for i in prange(param.size):
-        _adamw_update_element(i, param, grad, exp_avg, exp_avg_sq, hyperparameters)
-
-
-@njit(cache=True, error_model="numpy")
-def _adamw_kernel_serial(param, grad, exp_avg, exp_avg_sq, hyperparameters):
-    for i in range(param.size):
-        _adamw_update_element(i, param, grad, exp_avg, exp_avg_sq, hyperparameters)
+        beta1, beta2, eps, l2, decay, step_size, sqrt_bias_correction2 = coefficients
+        one = coefficients.dtype.type(1.0)
+        g = grad[i] + l2 * param[i]
+        exp_avg[i] = beta1 * exp_avg[i] + (one - beta1) * g
+        exp_avg_sq[i] = beta2 * exp_avg_sq[i] + (one - beta2) * g * g
+        denom = np.sqrt(exp_avg_sq[i]) / sqrt_bias_correction2 + eps
+        param[i] = param[i] * decay - step_size * exp_avg[i] / denom
 
 
 adamw_update = Kernel("adamw_update", adamw_update_numpy, adamw_update_numba)

@@ -12,11 +12,10 @@ agree to float32 rounding, not bit for bit.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from . import Kernel, threads_beside_products
-
-ROWS_PER_TASK = 64
+from .parallel import ROWS_PER_TASK, njit_parallel_or_serial, task_count, task_rows
 
 
 def add_bias_numpy(rows: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -27,26 +26,16 @@ def add_bias_numpy(rows: np.ndarray, bias: np.ndarray) -> np.ndarray:
 def add_bias_numba(rows: np.ndarray, bias: np.ndarray) -> np.ndarray:
     if not rows.flags.c_contiguous or rows.ndim != 2:
         return add_bias_numpy(rows, bias)
-    _add_bias_kernel(rows, np.ascontiguousarray(bias, dtype=rows.dtype), threads_beside_products())
+    _add_bias_kernel(rows, np.ascontiguousarray(bias, dtype=rows.dtype), threads=threads_beside_products())
     return rows
 
 
-@njit(cache=True, inline="always")
-def _add_bias_rows(rows, bias, task):
-    for i in range(task * ROWS_PER_TASK, min(rows.shape[0], (task + 1) * ROWS_PER_TASK)):
-        for j in range(rows.shape[1]):
-            rows[i, j] += bias[j]
-
-
-@njit(cache=True, parallel=True)
-def _add_bias_kernel(rows, bias, use_threads):
-    n_tasks = (rows.shape[0] + ROWS_PER_TASK - 1) // ROWS_PER_TASK
-    if use_threads:
-        for task in prange(n_tasks):
-            _add_bias_rows(rows, bias, task)
-    else:
-        for task in range(n_tasks):
-            _add_bias_rows(rows, bias, task)
+@njit_parallel_or_serial()
+def _add_bias_kernel(rows, bias):
+    for task in prange(task_count(rows.shape[0], ROWS_PER_TASK)):
+        for i in task_rows(task, rows.shape[0]):
+            for j in range(rows.shape[1]):
+                rows[i, j] += bias[j]
 
 
 def bias_grad_numpy(grad: np.ndarray) -> np.ndarray:
@@ -54,27 +43,18 @@ def bias_grad_numpy(grad: np.ndarray) -> np.ndarray:
 
 
 def bias_grad_numba(grad: np.ndarray) -> np.ndarray:
-    return _bias_grad_kernel(np.ascontiguousarray(grad), threads_beside_products()).astype(grad.dtype)
+    return _bias_grad_kernel(np.ascontiguousarray(grad), threads=threads_beside_products()).astype(grad.dtype)
 
 
-@njit(cache=True, inline="always")
-def _sum_rows(grad, partial_sums, task):
-    for i in range(task * ROWS_PER_TASK, min(grad.shape[0], (task + 1) * ROWS_PER_TASK)):
-        for j in range(grad.shape[1]):
-            partial_sums[task, j] += grad[i, j]
-
-
-@njit(cache=True, parallel=True)
-def _bias_grad_kernel(grad, use_threads):
+@njit_parallel_or_serial()
+def _bias_grad_kernel(grad):
     n_rows, n_cols = grad.shape
-    n_tasks = (n_rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK
+    n_tasks = task_count(n_rows, ROWS_PER_TASK)
     partial_sums = np.zeros((n_tasks, n_cols))
-    if use_threads:
-        for task in prange(n_tasks):
-            _sum_rows(grad, partial_sums, task)
-    else:
-        for task in range(n_tasks):
-            _sum_rows(grad, partial_sums, task)
+    for task in prange(n_tasks):
+        for i in task_rows(task, n_rows):
+            for j in range(n_cols):
+                partial_sums[task, j] += grad[i, j]
     total = np.zeros(n_cols)
     for task in range(n_tasks):
         for j in range(n_cols):

@@ -23,10 +23,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from . import Kernel
+from . import Kernel, threads_available
 from .exp_float32 import exp_float32_into
+from .parallel import ROWS_PER_TASK, njit_parallel_or_serial, task_count, task_rows
 
 
 def _log_sum_exp_rows(logits: np.ndarray) -> np.ndarray:
@@ -49,7 +50,8 @@ def cross_entropy_forward_numba(
 ) -> tuple[float, int, np.ndarray]:
     logits = np.ascontiguousarray(logits)
     row_losses, lse = _cross_entropy_forward_kernel(
-        logits, np.ascontiguousarray(target, dtype=np.int64), int(ignore_index), logits.dtype == np.float32
+        logits, np.ascontiguousarray(target, dtype=np.int64), int(ignore_index), logits.dtype == np.float32,
+        threads=threads_available(),
     )
     # Summing the per-row losses here, in row order, makes the result independent of the thread
     # count (a parallel reduction would add partial sums in a thread-dependent order).
@@ -62,17 +64,16 @@ def cross_entropy_forward_numba(
 # math.exp. The forward's exps go to the scratch row, not straight into the sum: the float64 sum
 # runs in order (no fastmath here), a loop LLVM cannot vectorize, and the exps in it would run
 # scalar too; in a loop of their own they vectorize, with the same bits.
-ROWS_PER_TASK = 64
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit_parallel_or_serial(error_model="numpy")
 def _cross_entropy_forward_kernel(logits, target, ignore_index, float32_exp):
     n_rows, n_classes = logits.shape
     lse = np.empty(n_rows, dtype=logits.dtype)
     row_losses = np.zeros(n_rows)
-    for task in prange((n_rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK):
+    for task in prange(task_count(n_rows, ROWS_PER_TASK)):
         shifted = np.empty(n_classes, np.float32)
-        for i in range(task * ROWS_PER_TASK, min(n_rows, (task + 1) * ROWS_PER_TASK)):
+        for i in task_rows(task, n_rows):
             row_max = -np.inf
             for j in range(n_classes):
                 row_max = max(row_max, logits[i, j])
@@ -98,9 +99,9 @@ def cross_entropy_backward_numpy(
 ) -> np.ndarray:
     counted = target != ignore_index
     rows = np.arange(len(target))[counted]
-    dlogits = np.exp(logits - lse[:, None])
-    dlogits[rows, target[counted]] -= 1.0
-    dlogits[~counted] = 0.0
+    dlogits = np.exp(logits - lse[:, None])  # the softmax of each row
+    dlogits[rows, target[counted]] -= 1.0  # minus the one-hot target
+    dlogits[~counted] = 0.0  # ignored rows contribute nothing
     return (dlogits * scale).astype(logits.dtype)
 
 
@@ -115,15 +116,16 @@ def cross_entropy_backward_numba(
         int(ignore_index),
         logits.dtype.type(scale),
         logits.dtype == np.float32,
+        threads=threads_available(),
     )
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit_parallel_or_serial(error_model="numpy")
 def _cross_entropy_backward_kernel(logits, target, lse, ignore_index, scale, float32_exp):
     n_rows, n_classes = logits.shape
     dlogits = np.empty_like(logits)
-    for task in prange((n_rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK):
-        for i in range(task * ROWS_PER_TASK, min(n_rows, (task + 1) * ROWS_PER_TASK)):
+    for task in prange(task_count(n_rows, ROWS_PER_TASK)):
+        for i in task_rows(task, n_rows):
             t = target[i]
             row = dlogits[i]
             if t == ignore_index:

@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import Kernel, threads_beside_products
-from .bias import ROWS_PER_TASK
+from .parallel import ROWS_PER_TASK, njit_parallel_or_serial, task_count, task_rows
 from .random_bits import drop_threshold, random_bits, random_bits_jit
 
 
@@ -58,8 +58,8 @@ def _dropout_mask_kernel(n, threshold, key):
 def dropout_apply_numpy(x: np.ndarray, p: float, key: np.uint64, scale: float) -> np.ndarray:
     # BEGIN SOLUTION dropout: keep what dropout_mask_numpy keeps, scaled; zero the rest
     kept = dropout_mask_numpy(x.size, p, key).reshape(x.shape)
-    # x * scale where kept, 0 elsewhere (never computed there: a dropped inf stays an exact 0)
-    return np.multiply(x, x.dtype.type(scale), out=np.zeros_like(x), where=kept)
+    # Zeroed before scaling: a dropped inf or nan becomes an exact 0, never inf * 0 = nan.
+    return np.where(kept, x, 0) * x.dtype.type(scale)
     # END SOLUTION
 
 
@@ -67,7 +67,8 @@ def dropout_apply_numba(x: np.ndarray, p: float, key: np.uint64, scale: float) -
     flat = np.ascontiguousarray(x).reshape(-1)
     # scale is passed in x's dtype so the kernel multiplies in that dtype, like numpy does.
     y = np.empty_like(flat)
-    _dropout_apply_kernel(flat, drop_threshold(p), np.uint64(key), x.dtype.type(scale), y, threads_beside_products())
+    _dropout_apply_kernel(flat, drop_threshold(p), np.uint64(key), x.dtype.type(scale), y,
+                          threads=threads_beside_products())
     return y.reshape(x.shape)
 
 
@@ -92,15 +93,10 @@ def _dropout_apply_chunk(x, threshold, key, scale, y, start):
         ys[k] = scaled if random_bits_jit(key, np.uint64(start + k)) >= threshold else x.dtype.type(0.0)
 
 
-@njit(cache=True, parallel=True)
-def _dropout_apply_kernel(x, threshold, key, scale, y, use_threads):
-    n_chunks = (x.size + CHUNK - 1) // CHUNK
-    if use_threads:
-        for chunk in prange(n_chunks):
-            _dropout_apply_chunk(x, threshold, key, scale, y, chunk * CHUNK)
-    else:
-        for chunk in range(n_chunks):
-            _dropout_apply_chunk(x, threshold, key, scale, y, chunk * CHUNK)
+@njit_parallel_or_serial()
+def _dropout_apply_kernel(x, threshold, key, scale, y):
+    for chunk in prange(task_count(x.size, CHUNK)):
+        _dropout_apply_chunk(x, threshold, key, scale, y, chunk * CHUNK)
 
 
 def add_bias_dropout_numpy(rows: np.ndarray, bias: np.ndarray | None, p: float, key: np.uint64,
@@ -118,37 +114,27 @@ def add_bias_dropout_numba(rows: np.ndarray, bias: np.ndarray | None, p: float, 
     has_bias = bias is not None
     bias = np.ascontiguousarray(bias, dtype=rows.dtype) if has_bias else np.zeros(1, rows.dtype)
     _add_bias_dropout_kernel(rows, bias, has_bias, drop_threshold(p), np.uint64(key), rows.dtype.type(scale),
-                             threads_beside_products())
+                             threads=threads_beside_products())
     return rows
 
 
 # A linear layer's output on a residual branch (nanoGPT's c_proj, then dropout): the bias add and
-# the mask in the one pass over the product (bias.py's blocks of rows per thread task), in place,
+# the mask in the one pass over the product (parallel.py's blocks of rows per thread task), in place,
 # instead of two passes and a new array. Each element is rounded as in the two steps (add, then
 # multiply by scale) and gets the bit of its flat index: the same bits as add_bias then
 # dropout_apply under the same key.
 
 
-@njit(cache=True, inline="always")
-def _add_bias_dropout_rows(rows, bias, has_bias, threshold, key, scale, task):
-    n_cols = rows.shape[1]
-    for i in range(task * ROWS_PER_TASK, min(rows.shape[0], (task + 1) * ROWS_PER_TASK)):
-        first = np.uint64(i * n_cols)
-        for j in range(n_cols):
-            value = rows[i, j] + bias[j] if has_bias else rows[i, j]
-            scaled = value * scale
-            rows[i, j] = scaled if random_bits_jit(key, first + np.uint64(j)) >= threshold else rows.dtype.type(0.0)
-
-
-@njit(cache=True, parallel=True)
-def _add_bias_dropout_kernel(rows, bias, has_bias, threshold, key, scale, use_threads):
-    n_tasks = (rows.shape[0] + ROWS_PER_TASK - 1) // ROWS_PER_TASK
-    if use_threads:
-        for task in prange(n_tasks):
-            _add_bias_dropout_rows(rows, bias, has_bias, threshold, key, scale, task)
-    else:
-        for task in range(n_tasks):
-            _add_bias_dropout_rows(rows, bias, has_bias, threshold, key, scale, task)
+@njit_parallel_or_serial()
+def _add_bias_dropout_kernel(rows, bias, has_bias, threshold, key, scale):
+    n_rows, n_cols = rows.shape
+    for task in prange(task_count(n_rows, ROWS_PER_TASK)):
+        for i in task_rows(task, n_rows):
+            first = np.uint64(i * n_cols)
+            for j in range(n_cols):
+                value = rows[i, j] + bias[j] if has_bias else rows[i, j]
+                scaled = value * scale
+                rows[i, j] = scaled if random_bits_jit(key, first + np.uint64(j)) >= threshold else rows.dtype.type(0.0)
 
 
 dropout_mask = Kernel("dropout_mask", dropout_mask_numpy, dropout_mask_numba)

@@ -33,8 +33,9 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from . import Kernel, threads_beside_products
+from . import Kernel, threads_available, threads_beside_products
 from .exp_float32 import exp_float32
+from .parallel import njit_parallel_or_serial, task_count
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 INV_SQRT_2 = 1.0 / math.sqrt(2.0)
@@ -52,11 +53,10 @@ _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
 def erfc_factor_numpy(t: np.ndarray) -> np.ndarray:
-    """Q(t) by Horner's rule, updated in place: each step would otherwise allocate a new array."""
+    """Q(t) by Horner's rule."""
     q = np.full_like(t, ERFC_FACTOR_COEFFICIENTS[-1])
     for coefficient in ERFC_FACTOR_COEFFICIENTS[-2::-1]:
-        q *= t
-        q += coefficient
+        q = q * t + coefficient
     return q
 
 
@@ -100,13 +100,13 @@ def gelu_numba(x: np.ndarray, approximate: bool, with_derivative: bool, out: np.
         if out is not None and out is not x:
             y[...] = flat
         dy_dx = np.empty_like(flat)
-        _gelu_exact_float32_kernel(y, dy_dx, threads_beside_products())
+        _gelu_exact_float32_kernel(y, dy_dx, threads=threads_beside_products())
     else:
         # Reads x[i] before it writes y[i], so y may be x itself. An empty derivative array tells
         # the kernel to skip it.
         y = np.empty_like(flat) if out is None else out.reshape(-1)
         dy_dx = np.empty_like(flat) if with_derivative else np.empty(0, flat.dtype)
-        _gelu_scalar_kernel(flat, y, dy_dx, bool(approximate))
+        _gelu_scalar_kernel(flat, y, dy_dx, bool(approximate), threads=threads_available())
     return y.reshape(x.shape), dy_dx.reshape(x.shape) if with_derivative else None
 
 
@@ -148,19 +148,14 @@ def _gelu_exact_float32_chunk(y, dy_dx, start):
 # per-element check and vectorizes. "contract" lets LLVM fuse each a * b + c into one FMA
 # instruction, which halves the latency of the polynomial chains (and rounds once, not twice).
 # GELU follows a matrix product, so threads only where the machine has cores to spare for them
-# (use_threads, see kernels/__init__.py); otherwise the chunks run one after another on the caller.
-@njit(cache=True, parallel=True, error_model="numpy", fastmath={"contract"})
-def _gelu_exact_float32_kernel(y, dy_dx, use_threads):
-    n_chunks = (y.size + CHUNK - 1) // CHUNK
-    if use_threads:
-        for chunk in prange(n_chunks):
-            _gelu_exact_float32_chunk(y, dy_dx, chunk * CHUNK)
-    else:
-        for chunk in range(n_chunks):
-            _gelu_exact_float32_chunk(y, dy_dx, chunk * CHUNK)
+# (threads_beside_products, kernels/__init__.py); otherwise the chunks run one after another on the caller.
+@njit_parallel_or_serial(error_model="numpy", fastmath={"contract"})
+def _gelu_exact_float32_kernel(y, dy_dx):
+    for chunk in prange(task_count(y.size, CHUNK)):
+        _gelu_exact_float32_chunk(y, dy_dx, chunk * CHUNK)
 
 
-@njit(cache=True, parallel=True)
+@njit_parallel_or_serial()
 def _gelu_scalar_kernel(x, y, dy_dx, approximate):
     """The tanh flavour, and exact GELU in float64 (gradchecks): one libm call per element."""
     with_derivative = dy_dx.size > 0

@@ -28,9 +28,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from . import Kernel, threads_beside_products
+from .parallel import ROWS_PER_TASK, njit_parallel_or_serial, task_count, task_rows
 
 # Rows go to threads in blocks of ROWS_PER_TASK where the matrix products share Numba's threads
 # (threads_beside_products, kernels/__init__.py); otherwise the blocks run on the calling thread:
@@ -40,12 +41,11 @@ from . import Kernel, threads_beside_products
 # so its bits do not depend on the threads. "reassoc" lets LLVM split each row sum into SIMD lanes (a
 # different summation order, so the last bits differ from a sequential loop); "contract" fuses
 # multiply-adds; error_model="numpy" drops the division-by-zero checks.
-FAST_ROWS = dict(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
-ROWS_PER_TASK = 64
+FAST_ROWS = dict(error_model="numpy", fastmath={"reassoc", "contract"})
 # Backward without "contract": fused into grad * weight - mean(gw), the product would skip the
 # rounding its copy inside mean(gw) had, and a constant row's dx, exactly 0, would become
 # rstd * (that rounding error): 1.5e-5 for a one-feature row in float32.
-FAST_ROWS_UNFUSED = dict(cache=True, error_model="numpy", fastmath={"reassoc"})
+FAST_ROWS_UNFUSED = dict(error_model="numpy", fastmath={"reassoc"})
 
 
 def layer_norm_forward_numpy(
@@ -63,45 +63,34 @@ def layer_norm_forward_numba(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return _layer_norm_forward_kernel(
         np.ascontiguousarray(x), np.ascontiguousarray(weight), np.ascontiguousarray(bias), float(eps),
-        threads_beside_products(),
+        threads=threads_beside_products(),
     )
 
 
-@njit(cache=True, inline="always")
-def _layer_norm_forward_rows(x, weight, bias, eps, y, mean, rstd, task):
+@njit_parallel_or_serial(**FAST_ROWS)
+def _layer_norm_forward_kernel(x, weight, bias, eps):
     n_rows, n_cols = x.shape
-    for i in range(task * ROWS_PER_TASK, min(n_rows, (task + 1) * ROWS_PER_TASK)):
-        shift = float(x[i, 0])
-        shifted_sum = 0.0
-        shifted_sum_sq = 0.0
-        for j in range(n_cols):
-            d = x[i, j] - shift
-            shifted_sum += d
-            shifted_sum_sq += d * d
-        shifted_mean = shifted_sum / n_cols
-        # Rounding can leave a tiny negative number where the true variance is 0.
-        var = max(shifted_sum_sq / n_cols - shifted_mean * shifted_mean, 0.0)
-        mean[i] = shift + shifted_mean
-        rstd[i] = 1.0 / math.sqrt(var + eps)
-        # Per element, the dtype's arithmetic with the rounded mean and rstd (as numpy computes)
-        row_mean, row_rstd = mean[i], rstd[i]
-        for j in range(n_cols):
-            y[i, j] = (x[i, j] - row_mean) * row_rstd * weight[j] + bias[j]
-
-
-@njit(parallel=True, **FAST_ROWS)
-def _layer_norm_forward_kernel(x, weight, bias, eps, use_threads):
-    n_rows = x.shape[0]
     y = np.empty_like(x)
     mean = np.empty(n_rows, dtype=x.dtype)
     rstd = np.empty(n_rows, dtype=x.dtype)
-    n_tasks = (n_rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK
-    if use_threads:
-        for task in prange(n_tasks):
-            _layer_norm_forward_rows(x, weight, bias, eps, y, mean, rstd, task)
-    else:
-        for task in range(n_tasks):
-            _layer_norm_forward_rows(x, weight, bias, eps, y, mean, rstd, task)
+    for task in prange(task_count(n_rows, ROWS_PER_TASK)):
+        for i in task_rows(task, n_rows):
+            shift = float(x[i, 0])
+            shifted_sum = 0.0
+            shifted_sum_sq = 0.0
+            for j in range(n_cols):
+                d = x[i, j] - shift
+                shifted_sum += d
+                shifted_sum_sq += d * d
+            shifted_mean = shifted_sum / n_cols
+            # Rounding can leave a tiny negative number where the true variance is 0.
+            var = max(shifted_sum_sq / n_cols - shifted_mean * shifted_mean, 0.0)
+            mean[i] = shift + shifted_mean
+            rstd[i] = 1.0 / math.sqrt(var + eps)
+            # Per element, the dtype's arithmetic with the rounded mean and rstd (as numpy computes)
+            row_mean, row_rstd = mean[i], rstd[i]
+            for j in range(n_cols):
+                y[i, j] = (x[i, j] - row_mean) * row_rstd * weight[j] + bias[j]
     return y, mean, rstd
 
 
@@ -127,46 +116,36 @@ def layer_norm_backward_numba(
         np.ascontiguousarray(weight),
         np.ascontiguousarray(mean),
         np.ascontiguousarray(rstd),
-        threads_beside_products(),
+        threads=threads_beside_products(),
     )
 
 
-@njit(cache=True, inline="always")
-def _layer_norm_backward_rows(grad, x, weight, mean, rstd, dx, dweight_sum, dbias_sum, task):
-    n_rows, n_cols = x.shape
-    for i in range(task * ROWS_PER_TASK, min(n_rows, (task + 1) * ROWS_PER_TASK)):
-        row_mean = mean[i]
-        row_rstd = rstd[i]
-        # First pass: the two row means dx needs, and this row's share of dweight and dbias.
-        sum_gw = 0.0
-        sum_gw_xhat = 0.0
-        for j in range(n_cols):
-            xhat = (x[i, j] - row_mean) * row_rstd
-            gw = grad[i, j] * weight[j]
-            sum_gw += gw
-            sum_gw_xhat += gw * xhat
-            dweight_sum[task, j] += grad[i, j] * xhat
-            dbias_sum[task, j] += grad[i, j]
-        mean_gw = x.dtype.type(sum_gw / n_cols)
-        mean_gw_xhat = x.dtype.type(sum_gw_xhat / n_cols)
-        for j in range(n_cols):
-            xhat = (x[i, j] - row_mean) * row_rstd
-            dx[i, j] = row_rstd * (grad[i, j] * weight[j] - mean_gw - xhat * mean_gw_xhat)
-
-
-@njit(parallel=True, **FAST_ROWS_UNFUSED)
-def _layer_norm_backward_kernel(grad, x, weight, mean, rstd, use_threads):
+@njit_parallel_or_serial(**FAST_ROWS_UNFUSED)
+def _layer_norm_backward_kernel(grad, x, weight, mean, rstd):
     n_rows, n_cols = x.shape
     dx = np.empty_like(x)
-    n_tasks = (n_rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK
+    n_tasks = task_count(n_rows, ROWS_PER_TASK)
     dweight_sum = np.zeros((n_tasks, n_cols))
     dbias_sum = np.zeros((n_tasks, n_cols))
-    if use_threads:
-        for task in prange(n_tasks):
-            _layer_norm_backward_rows(grad, x, weight, mean, rstd, dx, dweight_sum, dbias_sum, task)
-    else:
-        for task in range(n_tasks):
-            _layer_norm_backward_rows(grad, x, weight, mean, rstd, dx, dweight_sum, dbias_sum, task)
+    for task in prange(n_tasks):
+        for i in task_rows(task, n_rows):
+            row_mean = mean[i]
+            row_rstd = rstd[i]
+            # First pass: the two row means dx needs, and this row's share of dweight and dbias.
+            sum_gw = 0.0
+            sum_gw_xhat = 0.0
+            for j in range(n_cols):
+                xhat = (x[i, j] - row_mean) * row_rstd
+                gw = grad[i, j] * weight[j]
+                sum_gw += gw
+                sum_gw_xhat += gw * xhat
+                dweight_sum[task, j] += grad[i, j] * xhat
+                dbias_sum[task, j] += grad[i, j]
+            mean_gw = x.dtype.type(sum_gw / n_cols)
+            mean_gw_xhat = x.dtype.type(sum_gw_xhat / n_cols)
+            for j in range(n_cols):
+                xhat = (x[i, j] - row_mean) * row_rstd
+                dx[i, j] = row_rstd * (grad[i, j] * weight[j] - mean_gw - xhat * mean_gw_xhat)
     dweight = np.zeros(n_cols)
     dbias = np.zeros(n_cols)
     for task in range(n_tasks):

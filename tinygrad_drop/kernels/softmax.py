@@ -21,9 +21,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from . import Kernel
+from . import Kernel, threads_available
+from .parallel import njit_parallel_or_serial
 
 
 def softmax_forward_numpy(x: np.ndarray) -> np.ndarray:
@@ -33,11 +34,12 @@ def softmax_forward_numpy(x: np.ndarray) -> np.ndarray:
 
 
 def softmax_forward_numba(x: np.ndarray) -> np.ndarray:
-    return _softmax_forward_kernel(np.ascontiguousarray(x))
+    return _softmax_forward_kernel(np.ascontiguousarray(x), False, threads=threads_available())
 
 
-@njit(cache=True, parallel=True)
-def _softmax_forward_kernel(x):
+@njit_parallel_or_serial()
+def _softmax_forward_kernel(x, log):
+    """Each row's softmax, or its log_softmax where `log`: both need the row's max and sum of exps."""
     n_rows, n_cols = x.shape
     y = np.empty_like(x)
     for i in prange(n_rows):
@@ -51,9 +53,15 @@ def _softmax_forward_kernel(x):
             e = math.exp(x[i, j] - row_max)
             y[i, j] = e
             total += e
-        inv_total = 1.0 / total
-        for j in range(n_cols):
-            y[i, j] = y[i, j] * inv_total
+        if log:
+            # log-sum-exp of the row: x_j - lse is the log-probability.
+            lse = row_max + math.log(total)
+            for j in range(n_cols):
+                y[i, j] = x[i, j] - lse
+        else:
+            inv_total = 1.0 / total
+            for j in range(n_cols):
+                y[i, j] = y[i, j] * inv_total
     return y
 
 
@@ -64,10 +72,11 @@ def softmax_backward_numpy(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
 
 
 def softmax_backward_numba(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
-    return _softmax_backward_kernel(np.ascontiguousarray(y), np.ascontiguousarray(grad))
+    return _softmax_backward_kernel(np.ascontiguousarray(y), np.ascontiguousarray(grad),
+                                    threads=threads_available())
 
 
-@njit(cache=True, parallel=True)
+@njit_parallel_or_serial()
 def _softmax_backward_kernel(y, grad):
     n_rows, n_cols = y.shape
     dx = np.empty_like(y)
@@ -86,25 +95,7 @@ def log_softmax_forward_numpy(x: np.ndarray) -> np.ndarray:
 
 
 def log_softmax_forward_numba(x: np.ndarray) -> np.ndarray:
-    return _log_softmax_forward_kernel(np.ascontiguousarray(x))
-
-
-@njit(cache=True, parallel=True)
-def _log_softmax_forward_kernel(x):
-    n_rows, n_cols = x.shape
-    y = np.empty_like(x)
-    for i in prange(n_rows):
-        row_max = -np.inf
-        for j in range(n_cols):
-            row_max = max(row_max, x[i, j])
-        total = 0.0
-        for j in range(n_cols):
-            total += math.exp(x[i, j] - row_max)
-        # log-sum-exp of the row: x_j - lse is the log-probability.
-        lse = row_max + math.log(total)
-        for j in range(n_cols):
-            y[i, j] = x[i, j] - lse
-    return y
+    return _softmax_forward_kernel(np.ascontiguousarray(x), True, threads=threads_available())
 
 
 def log_softmax_backward_numpy(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
@@ -114,10 +105,11 @@ def log_softmax_backward_numpy(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
 
 
 def log_softmax_backward_numba(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
-    return _log_softmax_backward_kernel(np.ascontiguousarray(y), np.ascontiguousarray(grad))
+    return _log_softmax_backward_kernel(np.ascontiguousarray(y), np.ascontiguousarray(grad),
+                                        threads=threads_available())
 
 
-@njit(cache=True, parallel=True)
+@njit_parallel_or_serial()
 def _log_softmax_backward_kernel(y, grad):
     n_rows, n_cols = y.shape
     dx = np.empty_like(y)

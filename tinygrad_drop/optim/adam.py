@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..kernels.adamw import adamw_update
+from ..kernels.adamw import AdamHyperparameters, adamw_update
 from ..ops.dtypes import require_float
 from .optimizer import Optimizer, ParamsLike
 
@@ -36,19 +36,19 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _validate(self, group: dict[str, Any]) -> None:
-        if group["lr"] < 0.0:
-            raise ValueError(f"Invalid learning rate: {group['lr']}")
+        super()._validate(group)
         if group["eps"] < 0.0:
             raise ValueError(f"Invalid epsilon value: {group['eps']}")
         for index, beta in enumerate(group["betas"]):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {index}: {beta}")
-        if group["weight_decay"] < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
 
     def step(self) -> None:
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
+            # Plain Python numbers, so the compiled kernel sees one signature whatever the caller passed.
+            hyperparameters = AdamHyperparameters(float(group["lr"]), float(beta1), float(beta2), float(group["eps"]),
+                                                  float(group["weight_decay"]), self.decoupled_weight_decay)
             for param in group["params"]:
                 if param.grad is None:
                     continue
@@ -64,10 +64,8 @@ class Adam(Optimizer):
                     state["exp_avg"] = np.zeros_like(param.data, order="C")
                     state["exp_avg_sq"] = np.zeros_like(param.data, order="C")
                 state["step"] += 1
-                # Plain Python numbers, so the compiled kernel sees one signature whatever the caller passed.
-                adamw_update(param.data, grad, state["exp_avg"], state["exp_avg_sq"], float(group["lr"]),
-                             float(beta1), float(beta2), float(group["eps"]), float(group["weight_decay"]),
-                             int(state["step"]), self.decoupled_weight_decay)
+                adamw_update(param.data, grad, state["exp_avg"], state["exp_avg_sq"], int(state["step"]),
+                             hyperparameters)
 
 
 class AdamW(Adam):

@@ -31,6 +31,20 @@ def _require_ordered(params: Any) -> None:
                         "ordering of tensors in sets will change between runs. Please use a list instead.")
 
 
+def zero_grads(params: Iterable[Tensor], set_to_none: bool = True) -> None:
+    """Forget the gradients of the last backward (backward accumulates with +=): drop them, or
+    give each parameter a fresh array of zeros."""
+    for param in params:
+        if param.grad is None:
+            continue
+        if set_to_none:
+            param.grad = None
+        else:
+            # A fresh array, not an in-place fill: gradient arrays of different parameters
+            # may be one shared array.
+            param.grad.data = np.zeros_like(param.grad.data)
+
+
 class Optimizer:
     """Base class: subclasses define `step()` and may check hyperparameters in `_validate`."""
 
@@ -52,7 +66,12 @@ class Optimizer:
             self.add_param_group(group)
 
     def _validate(self, hyperparameters: dict[str, Any]) -> None:
-        """Raise ValueError for a hyperparameter out of range (checked for defaults and each group)."""
+        """Raise ValueError for a hyperparameter out of range (checked for defaults and each group).
+        Here the two that every update rule of this package has; subclasses check their own too."""
+        if hyperparameters.get("lr", 0.0) < 0.0:
+            raise ValueError(f"Invalid learning rate: {hyperparameters['lr']}")
+        if hyperparameters.get("weight_decay", 0.0) < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {hyperparameters['weight_decay']}")
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add parameters with their own hyperparameters (e.g. to unfreeze layers while training)."""
@@ -79,15 +98,7 @@ class Optimizer:
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for group in self.param_groups:
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                if set_to_none:
-                    param.grad = None
-                else:
-                    # A fresh array: gradient arrays may be shared between parameters.
-                    param.grad.data = np.zeros_like(param.grad.data)
+        zero_grads(self._params_in_order(), set_to_none)
 
     def step(self) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
