@@ -40,6 +40,7 @@ from numba import njit, prange
 from . import Kernel, threads_beside_products
 from .dropout import dropout_apply_numpy, inverted_scale
 from .exp_float32 import exp_float32
+from .parallel import njit_parallel_or_serial
 from .random_bits import drop_threshold, random_bits_jit
 
 
@@ -93,7 +94,7 @@ def attention_probs_forward_numba(scores: np.ndarray, bias: np.ndarray, has_bias
     dropped = probs if p == 0.0 else np.empty_like(probs)
     settings = middle_settings(scores.dtype, has_bias, causal, scale, p, key)
     _attention_probs_forward_kernel(np.ascontiguousarray(bias, dtype=scores.dtype), settings, probs, dropped,
-                                    threads_beside_products())
+                                    threads=threads_beside_products())
     return probs, dropped
 
 
@@ -101,12 +102,12 @@ def attention_probs_forward_numba(scores: np.ndarray, bias: np.ndarray, has_bias
 # one rounding (scale * score + bias, the exponential's polynomial) is the compiler's choice for
 # each compiled copy (a copy inlined into a parallel loop, a fresh compile, one from the disk
 # cache), and copies gave different bits. "reassoc" lets the row sums and maxima vectorize.
-MIDDLE_FLAGS = dict(cache=True, error_model="numpy", fastmath={"reassoc"})
+MIDDLE_FLAGS = dict(error_model="numpy", fastmath={"reassoc"})
 
 
-# One head per call, compiled once and called by every kernel that runs heads (here and
-# attention_heads.py), with an int64 head index, so that one machine code serves them all.
-@njit(**MIDDLE_FLAGS)
+# One head per call, compiled once and called by every kernel that runs heads (both twins below,
+# and attention_heads.py's), with an int64 head index, so that one machine code serves them all.
+@njit(cache=True, **MIDDLE_FLAGS)
 def attention_probs_forward_head(b, bias, settings, probs, dropped):
     """Head b: probs[b] holds its scores on entry and their probabilities on exit."""
     has_bias, causal, scale, threshold, key, keep_scale, float32_exp = settings
@@ -157,15 +158,11 @@ def attention_probs_forward_head(b, bias, settings, probs, dropped):
 
 
 # Heads on threads only where the machine has cores to spare beside the matrix products'
-# (use_threads, see kernels/__init__.py); otherwise one after another on the calling thread.
-@njit(parallel=True, **MIDDLE_FLAGS)
-def _attention_probs_forward_kernel(bias, settings, probs, dropped, use_threads):
-    if use_threads:
-        for b in prange(probs.shape[0]):
-            attention_probs_forward_head(np.int64(b), bias, settings, probs, dropped)
-    else:
-        for b in range(probs.shape[0]):
-            attention_probs_forward_head(b, bias, settings, probs, dropped)
+# (threads_beside_products); otherwise one after another on the calling thread (parallel.py).
+@njit_parallel_or_serial(**MIDDLE_FLAGS)
+def _attention_probs_forward_kernel(bias, settings, probs, dropped):
+    for b in prange(probs.shape[0]):
+        attention_probs_forward_head(np.int64(b), bias, settings, probs, dropped)
 
 
 def attention_probs_backward_numba(probs: np.ndarray, dropped: np.ndarray, grad_dropped: np.ndarray,
@@ -173,11 +170,11 @@ def attention_probs_backward_numba(probs: np.ndarray, dropped: np.ndarray, grad_
     probs = np.ascontiguousarray(probs)
     dscores = np.ascontiguousarray(grad_dropped, dtype=probs.dtype)  # itself, unless copied
     dropped = np.ascontiguousarray(dropped, dtype=probs.dtype)
-    _attention_probs_backward_kernel(probs, dropped, dscores, float(scale), threads_beside_products())
+    _attention_probs_backward_kernel(probs, dropped, dscores, float(scale), threads=threads_beside_products())
     return dscores
 
 
-@njit(**MIDDLE_FLAGS)
+@njit(cache=True, **MIDDLE_FLAGS)
 def attention_probs_backward_head(b, probs, dropped, dscores, scale):
     """Head b: dscores[b] holds g = dL/d(dropped) on entry and the scores' gradient on exit."""
     _, n_queries, n_keys = probs.shape
@@ -191,14 +188,10 @@ def attention_probs_backward_head(b, probs, dropped, dscores, scale):
             dscores[b, i, j] = scale * (dscores[b, i, j] - probs[b, i, j] * total)
 
 
-@njit(parallel=True, **MIDDLE_FLAGS)
-def _attention_probs_backward_kernel(probs, dropped, dscores, scale, use_threads):
-    if use_threads:
-        for b in prange(probs.shape[0]):
-            attention_probs_backward_head(np.int64(b), probs, dropped, dscores, scale)
-    else:
-        for b in range(probs.shape[0]):
-            attention_probs_backward_head(b, probs, dropped, dscores, scale)
+@njit_parallel_or_serial(**MIDDLE_FLAGS)
+def _attention_probs_backward_kernel(probs, dropped, dscores, scale):
+    for b in prange(probs.shape[0]):
+        attention_probs_backward_head(np.int64(b), probs, dropped, dscores, scale)
 
 
 attention_probs_forward = Kernel("attention_probs_forward", attention_probs_forward_numpy,
