@@ -1,12 +1,20 @@
-"""A GPT language model shaped like nanoGPT (Karpathy), built from tinygrad_drop's public API.
+"""A GPT language model, nanoGPT's model.py (Karpathy) written with tinygrad_drop's public API.
 
 Parameter names are nanoGPT's ("transformer.wte.weight", "transformer.h.0.attn.c_attn.weight",
 "lm_head.weight", ...), so a state dict moves between this model and a PyTorch nanoGPT unchanged.
 
-    idx (B, T) --wte + wpe--> embd_dropout --n_layer x TransformerBlock--> ln_f --lm_head--> logits
+    idx (B, T) --wte + wpe--> drop --n_layer x Block--> ln_f --lm_head--> logits
 
 Dropout sits in three separately configurable places (GPT-2's): after the embeddings (embd_pdrop),
 on the attention weights (attn_pdrop), and on each residual branch's output (resid_pdrop).
+
+Fusion is one switch, GPTConfig.fused, read in the forwards below: True (the default, for training)
+runs a few lines as one autograd node each (F.causal_self_attention, F.linear_gelu,
+F.linear_dropout), False runs nanoGPT's lines as they stand. Both give the same numbers, dropout
+masks included: the fused nodes draw the same keys in the same order and index the mask the same
+way (tests/test_gpt.py checks it). Fusing saves Python overhead per node and passes over memory;
+the unfused lines are the ones to read, step through, or change. (A fused node reads its Dropout
+module's p but does not call it, so that module's `mask` shows only with fused=False.)
 """
 from __future__ import annotations
 
@@ -22,6 +30,9 @@ import tinygrad_drop.nn.functional as F
 
 @dataclass
 class GPTConfig:
+    """nanoGPT's hyperparameters (its names), GPT-2's three dropout probabilities, and the switch
+    `fused` (see the module docstring)."""
+
     vocab_size: int = 65
     block_size: int = 64
     n_layer: int = 4
@@ -32,6 +43,7 @@ class GPTConfig:
     resid_pdrop: float = 0.0
     bias: bool = True
     tie_weights: bool = True
+    fused: bool = True  # fused nodes (same numbers) or nanoGPT's lines, see the module docstring
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -44,7 +56,82 @@ class GPTConfig:
             F.check_probability(getattr(self, name))
 
 
+class CausalSelfAttention(nn.Module):
+    """Each position attends to itself and the past only; n_head heads of n_embd/n_head features."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        # key, query, value projections for all heads, in one Linear
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        # output projection
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.resid_dropout = nn.Dropout(config.resid_pdrop)
+        self.n_head = config.n_head
+        self.n_embd = config.n_embd
+        self.attn_pdrop = config.attn_pdrop
+        self.fused = config.fused
+
+    def forward(self, x: td.Tensor) -> td.Tensor:
+        B, T, C = x.shape  # batch size, sequence length, embedding dimensionality (n_embd)
+        attn_pdrop = self.attn_pdrop if self.training else 0.0
+        if self.fused:  # the lines below as two nodes
+            y = F.causal_self_attention(x, self.c_attn.weight, self.c_attn.bias, self.n_head, attn_pdrop)
+            return F.linear_dropout(y, self.c_proj.weight, self.c_proj.bias, self.resid_dropout.p, self.training)
+        # query, key, values for all heads, and the heads moved forward to be the batch dim
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
+        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
+        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
+        # causal self-attention: (B, nh, T, hs) x (B, nh, hs, T) -> (B, nh, T, T) -> (B, nh, T, hs)
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=attn_pdrop, is_causal=True)
+        y = y.transpose(1, 2).reshape(B, T, C)  # all head outputs side by side
+        # output projection
+        y = self.resid_dropout(self.c_proj(y))
+        return y
+
+
+class MLP(nn.Module):
+    """The feed-forward half of a block: widen 4x, GELU, project back, dropout."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.gelu = nn.GELU()
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.resid_pdrop)
+        self.fused = config.fused
+
+    def forward(self, x: td.Tensor) -> td.Tensor:
+        if self.fused:  # the four lines below as two nodes
+            x = F.linear_gelu(x, self.c_fc.weight, self.c_fc.bias)
+            return F.linear_dropout(x, self.c_proj.weight, self.c_proj.bias, self.dropout.p, self.training)
+        x = self.c_fc(x)
+        x = self.gelu(x)
+        x = self.c_proj(x)
+        x = self.dropout(x)
+        return x
+
+
+class Block(nn.Module):
+    """A pre-norm transformer block: attention, then the MLP, each on a residual path."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.attn = CausalSelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(self, x: td.Tensor) -> td.Tensor:
+        x = x + self.attn(self.ln_1(x))
+        x = x + self.mlp(self.ln_2(x))
+        return x
+
+
 class GPT(nn.Module):
+    """The language model: token and position embeddings, n_layer blocks, a final LayerNorm and
+    the head that scores the vocabulary (tied to the token embedding unless tie_weights=False)."""
+
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.config = config
@@ -52,9 +139,7 @@ class GPT(nn.Module):
             wte=nn.Embedding(config.vocab_size, config.n_embd),
             wpe=nn.Embedding(config.block_size, config.n_embd),
             drop=nn.Dropout(config.embd_pdrop),
-            h=nn.ModuleList([nn.TransformerBlock(config.n_embd, config.n_head, config.attn_pdrop,
-                                                 config.resid_pdrop, bias=config.bias)
-                             for _ in range(config.n_layer)]),
+            h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
             ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
         ))
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)

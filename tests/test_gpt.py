@@ -166,6 +166,80 @@ def test_ten_adamw_steps_match_pytorch_nanogpt(backend):
     np.testing.assert_allclose(ours, theirs, rtol=3e-4)
 
 
+# ---- one switch: fused nodes or nanoGPT's lines ------------------------------------------------
+
+def node_names(root: td.Tensor) -> set[str]:
+    """The grad_fn names of every node behind root."""
+    names, stack, seen = set(), [root], set()
+    while stack:
+        tensor = stack.pop()
+        if tensor is None or tensor.grad_fn is None or id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        names.add(tensor.grad_fn.name)
+        stack.extend(tensor.grad_fn.inputs)
+    return names
+
+
+def step_both_ways(dtype, seed: int = 20, **overrides) -> list[tuple]:
+    """(logits, loss, gradients, RNG state after the step, node names) of the fused and the
+    unfused model, built from one seed, stepping one batch under one seed."""
+    idx = random_tokens((3, SIZES["block_size"]), seed=seed)
+    results = []
+    for fused in (True, False):
+        model = make_gpt(seed=seed, fused=fused, **overrides)
+        for parameter in model.parameters():
+            parameter.data = parameter.data.astype(dtype)
+        td.manual_seed(seed + 1)
+        logits, loss = model(idx, np.roll(idx, -1, axis=1))
+        loss.backward()
+        grads = {name: parameter.grad.numpy() for name, parameter in model.named_parameters()}
+        results.append((logits.numpy(), loss.item(), grads, td.get_rng_state(), node_names(loss)))
+    return results
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_and_unfused_models_give_the_same_loss_and_gradients_with_dropout(dtype, backend):
+    # The fused nodes draw the same dropout keys, in the same order, and index each mask the same way
+    # as nanoGPT's lines: with dropout on, the two models compute the same function.
+    fused, unfused = step_both_ways(dtype, **DROPOUT)
+    tolerance = dict(rtol=1e-5, atol=1e-7) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    assert fused[0].dtype == dtype
+    np.testing.assert_allclose(fused[0], unfused[0], **tolerance)
+    assert fused[1] == pytest.approx(unfused[1], rel=tolerance["rtol"])
+    assert fused[2].keys() == unfused[2].keys()
+    for name in fused[2]:
+        np.testing.assert_allclose(fused[2][name], unfused[2][name], err_msg=name, **tolerance)
+    assert fused[3] == unfused[3]  # as many dropout keys drawn
+    assert {"CausalQKVAttentionBackward", "LinearGELUBackward", "LinearDropoutBackward"} <= fused[4]
+    assert not {"ScaledDotProductAttentionBackward", "GELUBackward"} & fused[4]
+    assert {"ScaledDotProductAttentionBackward", "GELUBackward", "DropoutBackward"} <= unfused[4]
+    assert not {"CausalQKVAttentionBackward", "LinearGELUBackward", "LinearDropoutBackward"} & unfused[4]
+    # and dropout really acted: without it the loss differs
+    without_dropout, _ = step_both_ways(dtype)
+    assert abs(without_dropout[1] - fused[1]) > 1e-3
+
+
+@pytest.mark.parametrize("where", ["attn", "mlp"])
+def test_fused_and_unfused_residual_branches_drop_the_same_elements(where, backend):
+    # A residual branch ends in dropout: its exact zeros are the mask's dropped elements. The
+    # unfused branch's Dropout module shows its mask; the fused branch's zeros must be the same.
+    outputs, masks = [], []
+    x = td.tensor(np.random.default_rng(21).standard_normal((2, 9, SIZES["n_embd"])).astype(np.float32))
+    for fused in (True, False):
+        block = make_gpt(seed=22, resid_pdrop=0.5, attn_pdrop=0.3, fused=fused).transformer.h[0]
+        branch = getattr(block, where)
+        td.manual_seed(23)
+        outputs.append(branch(x).numpy())
+        masks.append(branch.resid_dropout.mask if where == "attn" else branch.dropout.mask)
+    fused_out, unfused_out = outputs
+    assert masks[0] is None  # the fused node drew the mask; the Dropout module was not called
+    np.testing.assert_array_equal(fused_out != 0, masks[1])
+    np.testing.assert_array_equal(unfused_out != 0, masks[1])
+    assert 0 < masks[1].sum() < masks[1].size
+    np.testing.assert_allclose(fused_out, unfused_out, rtol=1e-5, atol=1e-7)
+
+
 # ---- dropout: train() and eval() ----------------------------------------------------------------
 
 def test_eval_reaches_every_dropout_and_makes_the_output_deterministic(backend):

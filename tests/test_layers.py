@@ -16,7 +16,7 @@ import pytest
 
 import tinygrad_drop as td
 from tinygrad_drop import nn
-from tinygrad_drop.ops.attention import CausalSelfAttention
+from tinygrad_drop.ops.attention import CausalQKVAttention
 from torch_reference import copy_into_torch, nanogpt_classes, single_torch_thread
 
 pytestmark = pytest.mark.nn
@@ -146,13 +146,14 @@ def test_layer_norm_parameters_follow_its_options():
 
 @pytest.mark.matmul
 @pytest.mark.attention
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "unfused"])
 @pytest.mark.parametrize("dropout_in_eval", [False, True], ids=["no-dropout", "eval-with-dropout"])
-def test_causal_self_attention_matches_torch(dropout_in_eval, backend):
+def test_causal_self_attention_matches_torch(dropout_in_eval, fused, backend):
     """With copied weights; a layer with dropout in eval() must equal the dropout-free twin."""
     torch = pytest.importorskip("torch")
     td.manual_seed(0)
     p = 0.5 if dropout_in_eval else 0.0
-    layer = nn.CausalSelfAttention(8, 2, attn_pdrop=p, resid_pdrop=p)
+    layer = nn.CausalSelfAttention(8, 2, attn_pdrop=p, resid_pdrop=p, fused=fused)
     if dropout_in_eval:
         layer.eval()
     twin = nanogpt_classes(torch).CausalSelfAttention(8, 2)
@@ -203,7 +204,7 @@ def test_fused_causal_self_attention_gradcheck(p, numpy_backend):
     x, weight, bias = (td.tensor(rng.standard_normal(shape), requires_grad=True)
                        for shape in [(2, 4, 6), (18, 6), (18,)])
     key = np.uint64(99)  # a fixed mask, so the function gradcheck probes is deterministic
-    op = CausalSelfAttention  # the op itself, so the test gives its key
+    op = CausalQKVAttention  # the op itself, so the test gives its key
     assert td.gradcheck(lambda x, w, b: op.apply(x, w, b, 3, p, key), [x, weight, bias])
 
 
@@ -224,7 +225,7 @@ def test_causal_blocks_give_the_whole_products_results(p, T, backend, monkeypatc
     for blocks in (attention.causal_blocks, lambda T, S, causal: ([(slice(0, T), slice(0, S))],) * 2):
         monkeypatch.setattr(attention, "causal_blocks", blocks)
         leaves = [td.tensor(a, requires_grad=True) for a in (x, weight, bias)]
-        out = CausalSelfAttention.apply(*leaves, 2, p, np.uint64(5))
+        out = CausalQKVAttention.apply(*leaves, 2, p, np.uint64(5))
         (out * td.tensor(upstream)).sum().backward()
         results.append([out.data] + [leaf.grad.data for leaf in leaves])
     for split_result, whole_result, name in zip(*results, ["output", "dx", "dweight", "dbias"]):
@@ -318,25 +319,6 @@ def test_fused_linear_dropout_gradcheck(numpy_backend):
     assert td.gradcheck(branch, [x, weight, bias])
 
 
-@pytest.mark.dropout
-def test_dropout_after_linear_is_the_layers_composed(backend):
-    linear, dropout = td.nn.Linear(8, 6), td.nn.Dropout(0.5)
-    x = td.tensor(random_array((4, 8), np.float32, seed=1))
-    td.manual_seed(9)
-    fused = dropout.after_linear(linear, x)
-    fused_mask = dropout.mask
-    td.manual_seed(9)
-    composed = dropout(linear(x))
-    np.testing.assert_array_equal(fused.data, composed.data)
-    np.testing.assert_array_equal(fused_mask, dropout.mask)
-    assert fused.grad_fn.name == "LinearDropoutBackward" and composed.grad_fn.name == "DropoutBackward"
-    dropout.eval()
-    np.testing.assert_array_equal(dropout.after_linear(linear, x).data, linear(x).data)
-    assert dropout.mask is None
-    classic = td.nn.Dropout(0.5, inverted=False).eval()  # classic dropout scales at eval
-    np.testing.assert_allclose(classic.after_linear(linear, x).data, linear(x).data * 0.5, rtol=1e-6)
-
-
 def test_fused_linear_dropout_errors():
     F = td.nn.functional
     with pytest.raises(ValueError, match="linear_dropout: input of shape"):
@@ -361,18 +343,44 @@ def test_fused_linear_gelu_errors():
         F.linear_gelu(td.tensor(np.ones((2, 4), dtype=np.int64)), td.tensor(np.ones((5, 4), dtype=np.int64)))
 
 
-def test_mlp_fuses_only_its_own_gelu():
-    # The MLP runs c_fc and GELU as one node; a module swapped in for `gelu` is called instead.
-    mlp = nn.MLP(8)
+def test_mlp_switch_picks_the_fused_nodes_or_the_modules():
+    # fused=True: c_fc with GELU and c_proj with dropout as one node each; fused=False: the four
+    # modules in turn, so one can be swapped for another.
     x = td.tensor(random_array((2, 3, 8)))
+    fused, modules = nn.MLP(8), nn.MLP(8, fused=False)
+    modules.load_state_dict(fused.state_dict())
     hidden_node = lambda out: out.grad_fn.inputs[0].grad_fn.name  # the node feeding c_proj
-    assert hidden_node(mlp(x)) == "LinearGELUBackward"
-    expected_gelu = mlp.c_proj(td.nn.functional.gelu(mlp.c_fc(x)))
-    np.testing.assert_allclose(mlp(x).data, expected_gelu.data, **FLOAT32)
-    mlp.gelu = nn.ReLU()
-    assert hidden_node(mlp(x)) != "LinearGELUBackward"
-    expected_relu = mlp.c_proj(mlp.c_fc(x).relu())
-    np.testing.assert_allclose(mlp(x).data, expected_relu.data, **FLOAT32)
+    assert hidden_node(fused(x)) == "LinearGELUBackward"
+    assert hidden_node(modules(x)) == "GELUBackward"
+    np.testing.assert_allclose(fused(x).data, modules(x).data, **FLOAT32)
+    modules.gelu = nn.ReLU()
+    assert hidden_node(modules(x)) == "ReLUBackward"
+    expected_relu = modules.c_proj(modules.c_fc(x).relu())
+    np.testing.assert_allclose(modules(x).data, expected_relu.data, **FLOAT32)
+
+
+@pytest.mark.attention
+@pytest.mark.dropout
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transformer_block_fused_or_not_gives_the_same_numbers_and_masks(dtype, backend):
+    # Dropout everywhere on: the fused nodes draw the same keys in the same order and index each
+    # mask as the unfused layers do, so output and gradients agree to rounding.
+    x = random_array((2, 6, 8), dtype, seed=4)
+    upstream = random_array((2, 6, 8), dtype, seed=5)
+    results = []
+    for fused in (True, False):
+        td.manual_seed(6)
+        block = nn.TransformerBlock(8, 2, attn_pdrop=0.3, resid_pdrop=0.3, fused=fused)
+        for parameter in block.parameters():
+            parameter.data = parameter.data.astype(dtype)
+        leaf = td.tensor(x, requires_grad=True)
+        td.manual_seed(7)
+        out = block(leaf)
+        (out * td.tensor(upstream)).sum().backward()
+        results.append([out.data, leaf.grad.data] + [p.grad.data for p in block.parameters()])
+    tolerance = FLOAT32 if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    for fused, unfused in zip(*results):
+        np.testing.assert_allclose(fused, unfused, **tolerance)
 
 
 def mha_masks(torch, T: int, S: int) -> dict:

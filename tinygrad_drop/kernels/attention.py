@@ -23,19 +23,16 @@ So the mask never has to be drawn again:
 With p = 0 (dropped = probs) this is the plain softmax backward, probs * (g - sum_j g_j probs_j).
 Masked positions have probs = dropped = 0, so they get 0 gradient without any special case.
 
-Both kernels work in place, on arrays the op has just made and needs no more: forward turns the
-scores into probs (returned as probs), backward turns g into dscores. A fresh (BH, T, S) array
-costs a page fault per 4 KB on its first write, which at block 256 (12 MB per layer) made the
-forward kernel a fifth slower.
-
-The Numba kernels take one head per thread task where threads pay beside the matrix products
-around them, else one head at a time on the calling thread (kernels/__init__.py); scores are
-scaled and exponentiated in their own dtype, sums accumulate in float64, outputs have the
-scores' dtype.
+The Numba twin works in place, on arrays the op has just made and needs no more: forward turns
+the scores into probs, backward turns g into dscores (a fresh array would be paged in on its first
+write). It takes one head per thread task where threads pay beside the matrix products around
+it, else one head at a time on the calling thread (kernels/__init__.py); scores are scaled and
+exponentiated in their own dtype, sums accumulate in float64, outputs have the scores' dtype.
 """
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
@@ -43,75 +40,81 @@ from numba import njit, prange
 from . import Kernel, threads_beside_products
 from .dropout import dropout_apply_numpy, inverted_scale
 from .exp_float32 import exp_float32
+from .parallel import njit_parallel_or_serial
 from .random_bits import drop_threshold, random_bits_jit
 
 
-def attention_probs_forward_numpy(
-    scores: np.ndarray,
-    bias: np.ndarray,
-    has_bias: bool,
-    causal: bool,
-    scale: float,
-    p: float,
-    key: np.uint64,
-) -> tuple[np.ndarray, np.ndarray]:
+def attention_probs_forward_numpy(scores: np.ndarray, bias: np.ndarray, has_bias: bool, causal: bool, scale: float,
+                                  p: float, key: np.uint64) -> tuple[np.ndarray, np.ndarray]:
     z = scores * scores.dtype.type(scale)
     if has_bias:
         z = z + bias
     if causal:
         n_queries, n_keys = scores.shape[1:]
         z = np.where(np.tril(np.ones((n_queries, n_keys), dtype=bool)), z, -np.inf)
-    row_max = z.max(axis=-1, keepdims=True)
     # A fully masked row has max -inf, and -inf - (-inf) is nan: shift it by 0 instead, so its
     # exponentials are all 0, and divide it by 1 instead of its zero sum.
-    row_max = np.where(row_max == -np.inf, 0.0, row_max)
-    exps = np.exp(z - row_max)
+    row_max = z.max(axis=-1, keepdims=True)
+    exps = np.exp(z - np.where(row_max == -np.inf, 0.0, row_max))
     total = exps.sum(axis=-1, keepdims=True)
-    probs = scores  # overwritten: the caller's scores are not needed afterwards
-    probs[...] = exps / np.where(total > 0.0, total, 1.0)
+    probs = exps / np.where(total > 0.0, total, 1.0)
     if p == 0.0:
         return probs, probs
     return probs, dropout_apply_numpy(probs, p, key, inverted_scale(p))
 
 
-def attention_probs_forward_numba(
-    scores: np.ndarray,
-    bias: np.ndarray,
-    has_bias: bool,
-    causal: bool,
-    scale: float,
-    p: float,
-    key: np.uint64,
-) -> tuple[np.ndarray, np.ndarray]:
+def attention_probs_backward_numpy(probs: np.ndarray, dropped: np.ndarray, grad_dropped: np.ndarray,
+                                   scale: float) -> np.ndarray:
+    through_dropout = grad_dropped * dropped
+    return scale * (through_dropout - probs * through_dropout.sum(axis=-1, keepdims=True))
+
+
+class MiddleSettings(NamedTuple):
+    """The forward middle's scalars, one kernel argument (Numba compiles one version per dtype)."""
+
+    has_bias: bool
+    causal: bool
+    scale: np.floating  # in the scores' dtype
+    threshold: np.uint32  # drop_threshold(p): an element is dropped iff its bits are below it
+    key: np.uint64
+    keep_scale: np.floating  # 1/(1-p), in the scores' dtype
+    float32_exp: bool  # exponentiate with exp_float32 (float32 scores)
+
+
+def middle_settings(dtype: np.dtype, has_bias: bool, causal: bool, scale: float, p: float,
+                    key: np.uint64) -> MiddleSettings:
+    return MiddleSettings(bool(has_bias), bool(causal), dtype.type(scale), drop_threshold(p), np.uint64(key),
+                          dtype.type(inverted_scale(p)), dtype == np.float32)
+
+
+def attention_probs_forward_numba(scores: np.ndarray, bias: np.ndarray, has_bias: bool, causal: bool, scale: float,
+                                  p: float, key: np.uint64) -> tuple[np.ndarray, np.ndarray]:
     probs = np.ascontiguousarray(scores)  # the scores themselves, unless they had to be copied
     # Without dropout the kernel writes nothing to `dropped`, and `dropped` is probs itself.
     dropped = probs if p == 0.0 else np.empty_like(probs)
-    _attention_probs_forward_kernel(
-        np.ascontiguousarray(bias, dtype=scores.dtype),
-        bool(has_bias),
-        bool(causal),
-        scores.dtype.type(scale),
-        drop_threshold(p),
-        np.uint64(key),
-        scores.dtype.type(inverted_scale(p)),
-        scores.dtype == np.float32,
-        probs,
-        dropped,
-        threads_beside_products(),
-    )
+    settings = middle_settings(scores.dtype, has_bias, causal, scale, p, key)
+    _attention_probs_forward_kernel(np.ascontiguousarray(bias, dtype=scores.dtype), settings, probs, dropped,
+                                    threads=threads_beside_products())
     return probs, dropped
 
 
-@njit(cache=True, inline="always")
-def attention_probs_forward_head(
-    b, bias, has_bias, causal, scale, threshold, key, keep_scale, float32_exp, probs, dropped
-):
+# The Numba flags of the middle. No "contract": with it, whether a multiply and an add fuse into
+# one rounding (scale * score + bias, the exponential's polynomial) is the compiler's choice for
+# each compiled copy (a copy inlined into a parallel loop, a fresh compile, one from the disk
+# cache), and copies gave different bits. "reassoc" lets the row sums and maxima vectorize.
+MIDDLE_FLAGS = dict(error_model="numpy", fastmath={"reassoc"})
+
+
+# One head per call, compiled once and called by every kernel that runs heads (both twins below,
+# and attention_heads.py's), with an int64 head index, so that one machine code serves them all.
+@njit(cache=True, **MIDDLE_FLAGS)
+def attention_probs_forward_head(b, bias, settings, probs, dropped):
     """Head b: probs[b] holds its scores on entry and their probabilities on exit."""
+    has_bias, causal, scale, threshold, key, keep_scale, float32_exp = settings
     _, n_queries, n_keys = probs.shape
     # One row at a time, so a row stays in cache through all its steps. Float32 rows take the
     # vectorizable exp of exp_float32.py instead of a scalar math.exp per element, and only over
-    # the visible keys (a causal row's masked half is never exponentiated). Measured per GPT call
-    # on one thread: 1.14 -> 0.70 ms at block 64.
+    # the visible keys (a causal row's masked half is never exponentiated).
     for i in range(n_queries):
         n_visible = min(i + 1, n_keys) if causal else n_keys
         # z = scale * scores + bias over the visible keys, and its max
@@ -144,7 +147,7 @@ def attention_probs_forward_head(
             # Rounded probs times keep_scale, both in the dtype: the same product numpy forms.
             # Masked keys have probability 0 whatever their mask bit: no bits drawn for them.
             # The product is formed for every key, kept or not: plain vector loads, not the
-            # masked ones a conditional read compiles to (slow on AMD CPUs; see dropout.py).
+            # masked ones a conditional read compiles to (see dropout.py).
             first = np.uint64((b * n_queries + i) * n_keys)
             for j in range(n_visible):
                 scaled = probs[b, i, j] * keep_scale
@@ -155,43 +158,23 @@ def attention_probs_forward_head(
 
 
 # Heads on threads only where the machine has cores to spare beside the matrix products'
-# (use_threads, see kernels/__init__.py); otherwise one after another on the calling thread.
-@njit(cache=True, parallel=True, error_model="numpy", fastmath={"reassoc", "contract"})
-def _attention_probs_forward_kernel(
-    bias, has_bias, causal, scale, threshold, key, keep_scale, float32_exp, probs, dropped, use_threads
-):
-    if use_threads:
-        for b in prange(probs.shape[0]):
-            attention_probs_forward_head(
-                b, bias, has_bias, causal, scale, threshold, key, keep_scale, float32_exp, probs, dropped
-            )
-    else:
-        for b in range(probs.shape[0]):
-            attention_probs_forward_head(
-                b, bias, has_bias, causal, scale, threshold, key, keep_scale, float32_exp, probs, dropped
-            )
+# (threads_beside_products); otherwise one after another on the calling thread (parallel.py).
+@njit_parallel_or_serial(**MIDDLE_FLAGS)
+def _attention_probs_forward_kernel(bias, settings, probs, dropped):
+    for b in prange(probs.shape[0]):
+        attention_probs_forward_head(np.int64(b), bias, settings, probs, dropped)
 
 
-def attention_probs_backward_numpy(
-    probs: np.ndarray, dropped: np.ndarray, grad_dropped: np.ndarray, scale: float
-) -> np.ndarray:
-    through_dropout = grad_dropped * dropped
-    dscores = grad_dropped  # overwritten: the caller's gradient is not needed afterwards
-    dscores[...] = scale * (through_dropout - probs * through_dropout.sum(axis=-1, keepdims=True))
-    return dscores
-
-
-def attention_probs_backward_numba(
-    probs: np.ndarray, dropped: np.ndarray, grad_dropped: np.ndarray, scale: float
-) -> np.ndarray:
+def attention_probs_backward_numba(probs: np.ndarray, dropped: np.ndarray, grad_dropped: np.ndarray,
+                                   scale: float) -> np.ndarray:
     probs = np.ascontiguousarray(probs)
     dscores = np.ascontiguousarray(grad_dropped, dtype=probs.dtype)  # itself, unless copied
     dropped = np.ascontiguousarray(dropped, dtype=probs.dtype)
-    _attention_probs_backward_kernel(probs, dropped, dscores, float(scale), threads_beside_products())
+    _attention_probs_backward_kernel(probs, dropped, dscores, float(scale), threads=threads_beside_products())
     return dscores
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, **MIDDLE_FLAGS)
 def attention_probs_backward_head(b, probs, dropped, dscores, scale):
     """Head b: dscores[b] holds g = dL/d(dropped) on entry and the scores' gradient on exit."""
     _, n_queries, n_keys = probs.shape
@@ -205,19 +188,13 @@ def attention_probs_backward_head(b, probs, dropped, dscores, scale):
             dscores[b, i, j] = scale * (dscores[b, i, j] - probs[b, i, j] * total)
 
 
-@njit(cache=True, parallel=True, error_model="numpy", fastmath={"reassoc", "contract"})
-def _attention_probs_backward_kernel(probs, dropped, dscores, scale, use_threads):
-    if use_threads:
-        for b in prange(probs.shape[0]):
-            attention_probs_backward_head(b, probs, dropped, dscores, scale)
-    else:
-        for b in range(probs.shape[0]):
-            attention_probs_backward_head(b, probs, dropped, dscores, scale)
+@njit_parallel_or_serial(**MIDDLE_FLAGS)
+def _attention_probs_backward_kernel(probs, dropped, dscores, scale):
+    for b in prange(probs.shape[0]):
+        attention_probs_backward_head(np.int64(b), probs, dropped, dscores, scale)
 
 
-attention_probs_forward = Kernel(
-    "attention_probs_forward", attention_probs_forward_numpy, attention_probs_forward_numba
-)
-attention_probs_backward = Kernel(
-    "attention_probs_backward", attention_probs_backward_numpy, attention_probs_backward_numba
-)
+attention_probs_forward = Kernel("attention_probs_forward", attention_probs_forward_numpy,
+                                 attention_probs_forward_numba)
+attention_probs_backward = Kernel("attention_probs_backward", attention_probs_backward_numpy,
+                                  attention_probs_backward_numba)

@@ -1,27 +1,21 @@
 """Attention head by head: the matrix products around the fused middle (attention.py), both ways.
 
 For q (..., T, E), k (..., S, E), v (..., S, Ev), with P = softmax(scale q k^T + bias) and
-D = dropout(P) (attention.py makes both from the scores in one pass):
+D = dropout(P) (attention.py makes both from the scores):
 
     forward:  scores = q k^T,  (P, D) = middle(scores),  out = D v
-    backward: dD = dOut v^T,  dV = D^T dOut,  dS = scale (dD * D - P * rowsum(dD * D)),
-              dQ = dS k,  dK = dS^T q
+    backward: dD = dOut v^T,  dV = D^T dOut,  dZ = dD * D - P * rowsum(dD * D),
+              dQ = scale dZ k,  dK = scale dZ^T q
 
-(ops/attention.py derives them.) The products run block by block (causal_blocks), so that with a
-causal mask they skip the scores' top-right quarter, which the mask hides entirely.
+(ops/attention.py derives them.) The numpy reference is those lines, on every head at once.
 
-The numpy versions multiply every head at once with numpy's matmul and call the middle as a
-kernel of its own (numpy's or Numba's, whichever backend runs). The Numba versions do all of one
-(batch, head) pair in one thread task: its products through BLAS from compiled code (gemm.py),
-its middle right after its scores, while they are still in cache, so a head's scores never leave
-its core and each direction is one parallel loop instead of one per product. numpy's matmul runs
-the heads one after another on the calling thread (each product is too small for OpenBLAS to
-split), while the other core waits. Measured (paired A/B in one process, scripts/bench.py's
-model, block 64): a GPT step 6.6% faster than with the numpy versions' products at dropout 0.1,
-4.8% at 0 (the products alone on both threads gave 3.7%, each head's work in one task 2.5% more).
-Where the kernels cannot take a call (no shared pool, no BLAS to call, a product OpenBLAS would
-thread, a layout BLAS cannot read in place, a float mask that needs dZ), the Numba versions run
-the numpy ones, whose middle is then Numba's.
+The Numba twin does all of one (batch, head) pair in one thread task: its products through BLAS
+from compiled code (gemm.py), its middle right after its scores, while they are still in cache, so
+a head's scores never leave its core and each direction is one parallel loop instead of one per
+product. With a causal mask its products skip the scores' top-right quarter, which the mask hides
+entirely (causal_blocks). Where those kernels cannot take a call (no shared pool, no BLAS to call,
+a product OpenBLAS would thread, a layout BLAS cannot read in place, a float mask that needs dZ),
+the twin composes numpy's matmul, block by block, around the Numba middle instead.
 """
 from __future__ import annotations
 
@@ -31,21 +25,53 @@ from numba import njit, prange
 from . import Kernel
 from .attention import (
     attention_probs_backward_head,
+    attention_probs_backward_numba,
+    attention_probs_backward_numpy,
     attention_probs_forward_head,
-    attention_probs_backward,
-    attention_probs_forward,
+    attention_probs_forward_numba,
+    attention_probs_forward_numpy,
+    middle_settings,
 )
 from .thread_pool import products_share_threads
 from .gemm import NO_TRANSPOSE, SINGLE_THREAD_PRODUCT, TRANSPOSE, gemm, gemm_address
-from .dropout import inverted_scale
-from .random_bits import drop_threshold
 
-# Block sizes where skipping the quarter made a GPT step slower (scripts/bench.py's model, 4 heads
-# of 32; paired A/B 1.026 at 128, where each per-head product becomes one of 64 x 64 x 32 and one
-# of 64 x 128 x 32 instead of one of 128 x 128 x 32). Why 128 loses is not known: timed alone, in a
-# process that has already run other products, as a training step has, 64 x 64 x 32 takes 11 us,
-# as long as 64 x 64 x 33. (OpenBLAS starts up to twice as slow for such shapes, until its first
-# product of another shape: a benchmark of them alone measures that start, not a training step.)
+# ---------------------------------------------------------------------------- the numpy reference
+
+
+def attention_heads_forward_numpy(q, k, v, bias, has_bias: bool, causal: bool, scale: float, p: float, key,
+                                  out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """out = dropout(softmax(scale q k^T + bias)) v, for q (..., T, E), k (..., S, E), v (..., S, Ev),
+    written into `out`; returns (P, D), the (BH, T, S) weights backward needs (D is P itself
+    without dropout). bias is (BH, T, S), read only if has_bias."""
+    T, S = q.shape[-2], k.shape[-2]
+    scores = q @ k.swapaxes(-1, -2)
+    probs, dropped = attention_probs_forward_numpy(scores.reshape(-1, T, S), bias, has_bias, causal, scale, p, key)
+    out[...] = dropped.reshape(scores.shape) @ v
+    return probs, dropped
+
+
+def attention_heads_backward_numpy(grad, q, k, v, probs, dropped, scale: float, causal: bool, grad_q: np.ndarray,
+                                   grad_k: np.ndarray, grad_v: np.ndarray, mask_grad: bool) -> np.ndarray | None:
+    """Writes dQ, dK, dV into grad_q, grad_k, grad_v (shaped like q, k, v); returns dZ, the scaled
+    and masked scores' gradient shaped (..., T, S), if mask_grad (it is a float mask's gradient),
+    else None. The causal mask needs nothing here: masked weights are 0 in P and D."""
+    weights_shape = q.shape[:-1] + (k.shape[-2],)
+    probs, dropped = probs.reshape(weights_shape), dropped.reshape(weights_shape)  # with q's leading axes
+    # BEGIN SOLUTION attention: follow the backward formulas in ops/attention.py's docstring (dZ from P and D)
+    grad_dropped = grad @ v.swapaxes(-1, -2)
+    grad_v[...] = dropped.swapaxes(-1, -2) @ grad
+    grad_z = attention_probs_backward_numpy(probs, dropped, grad_dropped, 1.0)
+    grad_q[...] = scale * (grad_z @ k)
+    grad_k[...] = scale * (grad_z.swapaxes(-1, -2) @ q)
+    return grad_z if mask_grad else None
+    # END SOLUTION
+
+
+# ------------------------------------------------------------------------------ the Numba twin
+
+# Block sizes where the products stay whole: at 128 (scripts/bench.py's model, 4 heads of 32) the
+# split turns each per-head product of 128 x 128 x 32 into one of 64 x 64 x 32 and one of
+# 64 x 128 x 32, and the training step lost time; why is not known (docs/performance.md).
 WHOLE_PRODUCTS_AT = (128,)
 
 
@@ -56,8 +82,7 @@ def causal_blocks(T: int, S: int, causal: bool) -> tuple[list, list]:
     masked: split at h = T/2, the products skip it and do 3/4 of the work. Blocks are listed twice:
     by_rows covers every row once (scores = Q K^T, out = D V, dQ = dZ K build rows), by_keys every
     key once (dV = D^T dOut, dK = dZ^T Q build keys' rows). One whole block without a causal mask,
-    for T != S, and at the block sizes in WHOLE_PRODUCTS_AT. Measured: the per-head products 31%
-    faster at block 64 and 21% at 256, a GPT training step 1.4-2.4% and 2.1% faster."""
+    for T != S, and at the block sizes in WHOLE_PRODUCTS_AT."""
     whole = [(slice(0, T), slice(0, S))]
     h = T // 2
     if not causal or T != S or h == 0 or T in WHOLE_PRODUCTS_AT:
@@ -69,48 +94,44 @@ def causal_blocks(T: int, S: int, causal: bool) -> tuple[list, list]:
 
 def empty_scores(shape: tuple, dtype, by_rows: list) -> np.ndarray:
     """A new (..., T, S) array for scores or their gradient, with zeros where no block writes: the
-    numpy references (both ways) and the Numba backward kernel read every key of a row, so a
-    skipped quarter must hold finite numbers there."""
+    middle kernel's backward reads every key of a row, so a skipped quarter must hold finite
+    numbers there."""
     scores = np.empty(shape, dtype)
     for rows, keys in by_rows:
         scores[..., rows, keys.stop:] = 0.0
     return scores
 
 
-def attention_heads_forward_numpy(q, k, v, bias, has_bias: bool, causal: bool, scale: float, p: float, key,
-                                  out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """out = dropout(softmax(scale q k^T + bias)) v, for q (..., T, E), k (..., S, E), v (..., S, Ev)
-    whose rows are contiguous, written into `out`; returns (P, D), the (BH, T, S) weights backward
-    needs (D is P itself without dropout). bias is (BH, T, S), read only if has_bias."""
+def composed_forward(q, k, v, bias, has_bias: bool, causal: bool, scale: float, p: float, key,
+                     out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The forward of the calls the per-head kernels cannot take: numpy's matmul block by block
+    (causal_blocks), writing into the scores and `out` in place, around the Numba middle."""
     T, S = q.shape[-2], k.shape[-2]
     by_rows, _ = causal_blocks(T, S, causal)
     scores = empty_scores(q.shape[:-1] + (S,), q.dtype, by_rows)
     for rows, keys in by_rows:
         np.matmul(q[..., rows, :], k[..., keys, :].swapaxes(-1, -2), out=scores[..., rows, keys])
-    probs, dropped = attention_probs_forward(scores.reshape(-1, T, S), bias, has_bias, causal, scale, p, key)
+    probs, dropped = attention_probs_forward_numba(scores.reshape(-1, T, S), bias, has_bias, causal, scale, p, key)
     weights = dropped.reshape(scores.shape)
     for rows, keys in by_rows:
         np.matmul(weights[..., rows, keys], v[..., keys, :], out=out[..., rows, :])
     return probs, dropped
 
 
-def attention_heads_backward_numpy(grad, q, k, v, probs, dropped, scale: float, causal: bool, grad_q: np.ndarray,
-                                   grad_k: np.ndarray, grad_v: np.ndarray, mask_grad: bool) -> np.ndarray | None:
-    """Writes dQ, dK, dV into grad_q, grad_k, grad_v (shaped like q, k, v; any layout whose rows are
-    contiguous); returns dZ, the scaled and masked scores' gradient shaped (..., T, S), if
-    mask_grad (it is a float mask's gradient), else None."""
+def composed_backward(grad, q, k, v, probs, dropped, scale: float, causal: bool, grad_q: np.ndarray,
+                      grad_k: np.ndarray, grad_v: np.ndarray, mask_grad: bool) -> np.ndarray | None:
+    """The backward of the calls the per-head kernels cannot take, as composed_forward."""
     weights = dropped.reshape(q.shape[:-1] + (k.shape[-2],))  # D, with q's leading axes
-    # Each product below may run block by block (causal_blocks) or on the whole matrices at once.
     by_rows, by_keys = causal_blocks(weights.shape[-2], weights.shape[-1], causal)
-    # BEGIN SOLUTION attention: follow the backward formulas in ops/attention.py's docstring (dZ from P and D)
     grad_dropped = empty_scores(weights.shape, weights.dtype, by_rows)  # dD; 0 where D is 0 anyway
     for rows, keys in by_rows:
         np.matmul(grad[..., rows, :], v[..., keys, :].swapaxes(-1, -2), out=grad_dropped[..., rows, keys])
     for rows, keys in by_keys:
         np.matmul(weights[..., rows, keys].swapaxes(-1, -2), grad[..., rows, :], out=grad_v[..., keys, :])
-    # dZ, the gradient of the scaled and masked scores. dQ and dK take scale * dZ, which the kernel
-    # forms in its own pass, unless a float mask needs dZ itself: then dQ and dK are scaled after.
-    grad_z = attention_probs_backward(probs, dropped, grad_dropped.reshape(probs.shape), 1.0 if mask_grad else scale)
+    # dQ and dK take scale * dZ, which the middle forms in its own pass, unless a float mask needs
+    # dZ itself: then dQ and dK are scaled after.
+    grad_z = attention_probs_backward_numba(probs, dropped, grad_dropped.reshape(probs.shape),
+                                            1.0 if mask_grad else scale)
     grad_z = grad_z.reshape(weights.shape)
     for rows, keys in by_rows:
         np.matmul(grad_z[..., rows, keys], k[..., keys, :], out=grad_q[..., rows, :])
@@ -121,23 +142,21 @@ def attention_heads_backward_numpy(grad, q, k, v, probs, dropped, scale: float, 
     grad_q *= scale
     grad_k *= scale
     return grad_z
-    # END SOLUTION
 
 
-def _heads_layout(array: np.ndarray) -> np.ndarray:
-    """Where a (B, H, rows, cols) array's matrices start, for the kernels: its address and its
-    strides in bytes along B, H and rows, as int64s (a 3-D array is one B; its rows are contiguous,
-    as BLAS reads them, see _kernel_fits). Passing addresses, not arrays, keeps the compiled
-    kernels to one per dtype: Numba compiles anew for every mix of contiguous and strided arrays
-    (eleven in the test suite, ~7 s each)."""
-    if array.ndim == 3:
-        array = array[np.newaxis]
-    return np.array([array.ctypes.data, *array.strides[:3]], dtype=np.int64)
+def _heads_layouts(arrays: list) -> np.ndarray:
+    """Where each (B, H, rows, cols) array's matrices start, for the kernels: one row per array,
+    its address and its strides in bytes along B, H and rows, as int64s (a 3-D array is one B;
+    its rows are contiguous, as BLAS reads them, see _kernel_fits). Passing addresses, not
+    arrays, keeps the compiled kernels to one per dtype: Numba compiles anew for every mix of
+    contiguous and strided arrays."""
+    return np.array([[array.ctypes.data, *(array if array.ndim == 4 else array[np.newaxis]).strides[:3]]
+                     for array in arrays], dtype=np.int64)
 
 
 @njit(cache=True, inline="always")
 def _matrix_at(layout, b, h, row):
-    """The address of row `row` of matrix (b, h) of an array given by _heads_layout."""
+    """The address of row `row` of matrix (b, h) of an array given by a row of _heads_layouts."""
     return layout[0] + b * layout[1] + h * layout[2] + row * layout[3]
 
 
@@ -160,56 +179,83 @@ def _kernel_fits(arrays: list, blocks: list, width: int) -> int | None:
     return gemm_address(dtype) if 0 < largest <= SINGLE_THREAD_PRODUCT else None
 
 
+def _head_sizes(q, v) -> tuple[int, int, int]:
+    """(heads per batch row, q's and k's features, v's features); a 3-D q is one batch row."""
+    return q.shape[-3] if q.ndim == 4 else q.shape[0], q.shape[-1], v.shape[-1]
+
+
 def attention_heads_forward_numba(q, k, v, bias, has_bias: bool, causal: bool, scale: float, p: float, key,
                                   out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     T, S = q.shape[-2], k.shape[-2]
     by_rows, _ = causal_blocks(T, S, causal)
     address = _kernel_fits([q, k, v, out], by_rows, max(q.shape[-1], v.shape[-1]))
     if address is None:
-        return attention_heads_forward_numpy(q, k, v, bias, has_bias, causal, scale, p, key, out)
-    n_heads = q.shape[-3] if q.ndim == 4 else q.shape[0]  # heads per batch row (a 3-D q is one row)
+        return composed_forward(q, k, v, bias, has_bias, causal, scale, p, key, out)
     probs = np.empty((q.size // (T * q.shape[-1]), T, S), q.dtype)
     dropped = probs if p == 0.0 else np.empty_like(probs)  # without dropout D is P
-    _attention_heads_forward_kernel(
-        address, *(_heads_layout(array) for array in (q, k, v, out)), n_heads, q.shape[-1], v.shape[-1],
-        probs, dropped, np.require(bias, q.dtype, ["C", "W"]), bool(has_bias), bool(causal), q.dtype.type(scale),
-        drop_threshold(p), np.uint64(key), q.dtype.type(inverted_scale(p)), q.dtype == np.float32,
-        _block_table(by_rows),
-    )
+    _attention_heads_forward_kernel(address, _heads_layouts([q, k, v, out]), _head_sizes(q, v), probs, dropped,
+                                    np.require(bias, q.dtype, ["C", "W"]),
+                                    middle_settings(q.dtype, has_bias, causal, scale, p, key), _block_table(by_rows))
     return probs, dropped
 
 
-# A head's work is compiled on its own, not inlined into the parallel loop, which keeps that loop
-# quick to compile (fused into it, each version took ~12 s instead of ~7). The flags are the middle
-# kernels' (attention.py), so the middle gives their bits.
-@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
-def _attention_head_forward(address, q, k, v, out, n_heads, width, value_width, probs, dropped, bias, has_bias,
-                            causal, scale, threshold, key, keep_scale, float32_exp, by_rows, head):
-    """Head `head` (of B * H): its scores into probs[head], the middle, then its output rows."""
-    b, h = head // n_heads, head % n_heads
-    item, n_keys = probs.itemsize, probs.shape[2]
-    for block in range(by_rows.shape[0]):
-        row, row_stop, first_key, key_stop = by_rows[block]
+# The three products of a head, block by block (rows: queries, keys: keys). A, B and C are rows of
+# _heads_layouts; W is one head's (T, S) weights or their gradient; `width` the features of A and B.
+
+
+@njit(cache=True, error_model="numpy")
+def _scores_product(address, A, B, width, b, h, W, blocks):
+    """W[rows, keys] = A[rows] B[keys]^T (scores = q k^T; dD = dOut v^T)."""
+    item = W.itemsize
+    for block in range(blocks.shape[0]):
+        row, row_stop, first_key, key_stop = blocks[block]
         gemm(address, NO_TRANSPOSE, TRANSPOSE, row_stop - row, key_stop - first_key, width,
-             _matrix_at(q, b, h, row), q[3] // item, _matrix_at(k, b, h, first_key), k[3] // item,
-             probs[head, row:, first_key:], n_keys)
-    # The skipped quarter is never read: causal rows stop at their last visible key.
-    attention_probs_forward_head(head, bias, has_bias, causal, scale, threshold, key, keep_scale, float32_exp,
-                                 probs, dropped)
-    for block in range(by_rows.shape[0]):
-        row, row_stop, first_key, key_stop = by_rows[block]
-        gemm(address, NO_TRANSPOSE, NO_TRANSPOSE, row_stop - row, value_width, key_stop - first_key,
-             dropped[head, row:, first_key:], n_keys, _matrix_at(v, b, h, first_key), v[3] // item,
-             _matrix_at(out, b, h, row), out[3] // item)
+             _matrix_at(A, b, h, row), A[3] // item, _matrix_at(B, b, h, first_key), B[3] // item,
+             W[row:, first_key:], W.shape[1])
+
+
+@njit(cache=True, error_model="numpy")
+def _rows_product(address, W, B, width, b, h, C, blocks):
+    """C[rows] = W[rows, keys] B[keys] (out = D v; dQ = dS k)."""
+    item = W.itemsize
+    for block in range(blocks.shape[0]):
+        row, row_stop, first_key, key_stop = blocks[block]
+        gemm(address, NO_TRANSPOSE, NO_TRANSPOSE, row_stop - row, width, key_stop - first_key,
+             W[row:, first_key:], W.shape[1], _matrix_at(B, b, h, first_key), B[3] // item,
+             _matrix_at(C, b, h, row), C[3] // item)
+
+
+@njit(cache=True, error_model="numpy")
+def _keys_product(address, W, A, width, b, h, C, blocks):
+    """C[keys] = W[rows, keys]^T A[rows] (dV = D^T dOut; dK = dS^T q)."""
+    item = W.itemsize
+    for block in range(blocks.shape[0]):
+        row, row_stop, first_key, key_stop = blocks[block]
+        gemm(address, TRANSPOSE, NO_TRANSPOSE, key_stop - first_key, width, row_stop - row,
+             W[row:, first_key:], W.shape[1], _matrix_at(A, b, h, row), A[3] // item,
+             _matrix_at(C, b, h, first_key), C[3] // item)
+
+
+# A head's work is compiled on its own, not inlined into the parallel loop, which keeps that loop
+# quick to compile. Its middle is attention.py's head function, the one compiled copy every
+# kernel calls, so the middle gives the same bits here as in the composition.
+@njit(cache=True, error_model="numpy")
+def _attention_head_forward(address, layouts, sizes, probs, dropped, bias, settings, by_rows, head):
+    """Head `head` (of B * H): its scores into probs[head], the middle, then its output rows."""
+    q, k, v, out = layouts[0], layouts[1], layouts[2], layouts[3]
+    n_heads, width, value_width = sizes
+    b, h = head // n_heads, head % n_heads
+    _scores_product(address, q, k, width, b, h, probs[head], by_rows)  # scores = q k^T
+    # (P, D) = middle(scores); the skipped quarter is never read: causal rows stop at their last key
+    attention_probs_forward_head(head, bias, settings, probs, dropped)
+    _rows_product(address, dropped[head], v, value_width, b, h, out, by_rows)  # out = D v
 
 
 # One (batch, head) per thread task of the shared pool.
 @njit(cache=True, parallel=True)
-def _attention_heads_forward_kernel(address, q, k, v, out, n_heads, width, value_width, probs, dropped, bias,
-                                    has_bias, causal, scale, threshold, key, keep_scale, float32_exp, by_rows):
+def _attention_heads_forward_kernel(address, layouts, sizes, probs, dropped, bias, settings, by_rows):
     for head in prange(probs.shape[0]):
-        _attention_head_forward(address, q, k, v, out, n_heads, width, value_width, probs, dropped, bias, has_bias,
-                                causal, scale, threshold, key, keep_scale, float32_exp, by_rows, head)
+        _attention_head_forward(address, layouts, sizes, probs, dropped, bias, settings, by_rows, np.int64(head))
 
 
 def attention_heads_backward_numba(grad, q, k, v, probs, dropped, scale: float, causal: bool, grad_q: np.ndarray,
@@ -218,55 +264,36 @@ def attention_heads_backward_numba(grad, q, k, v, probs, dropped, scale: float, 
     arrays = [grad, q, k, v, grad_q, grad_k, grad_v]
     address = None if mask_grad else _kernel_fits(arrays, by_rows, max(q.shape[-1], v.shape[-1]))
     if address is None:
-        return attention_heads_backward_numpy(grad, q, k, v, probs, dropped, scale, causal, grad_q, grad_k, grad_v,
-                                              mask_grad)
-    n_heads = q.shape[-3] if q.ndim == 4 else q.shape[0]
+        return composed_backward(grad, q, k, v, probs, dropped, scale, causal, grad_q, grad_k, grad_v, mask_grad)
     probs = np.ascontiguousarray(probs)
-    _attention_heads_backward_kernel(
-        address, *(_heads_layout(array) for array in arrays), n_heads, q.shape[-1], v.shape[-1], probs,
-        np.ascontiguousarray(dropped, dtype=probs.dtype), np.empty_like(probs), float(scale),
-        _block_table(by_rows), _block_table(by_keys),
-    )
+    _attention_heads_backward_kernel(address, _heads_layouts(arrays), _head_sizes(q, v), probs,
+                                     np.ascontiguousarray(dropped, dtype=probs.dtype), np.empty_like(probs),
+                                     float(scale), _block_table(by_rows), _block_table(by_keys))
     return None
 
 
-@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
-def _attention_head_backward(address, grad, q, k, v, grad_q, grad_k, grad_v, n_heads, width, value_width, probs,
-                             dropped, grad_scores, scale, by_rows, by_keys, head):
+@njit(cache=True, error_model="numpy")
+def _attention_head_backward(address, layouts, sizes, probs, dropped, grad_scores, scale, by_rows, by_keys, head):
     """Head `head`: dD into grad_scores[head], dV, dS over dD in place, then dQ and dK."""
+    grad, q, k, v = layouts[0], layouts[1], layouts[2], layouts[3]
+    grad_q, grad_k, grad_v = layouts[4], layouts[5], layouts[6]
+    n_heads, width, value_width = sizes
     b, h = head // n_heads, head % n_heads
-    item, n_keys = probs.itemsize, probs.shape[2]
-    for block in range(by_rows.shape[0]):
-        row, row_stop, first_key, key_stop = by_rows[block]
-        # the middle's backward reads every key of a row: zeros where no product writes
+    for block in range(by_rows.shape[0]):  # the middle's backward reads every key of a row:
+        row, row_stop, _, key_stop = by_rows[block]  # zeros where no product writes
         grad_scores[head, row:row_stop, key_stop:] = 0.0
-        gemm(address, NO_TRANSPOSE, TRANSPOSE, row_stop - row, key_stop - first_key, value_width,
-             _matrix_at(grad, b, h, row), grad[3] // item, _matrix_at(v, b, h, first_key), v[3] // item,
-             grad_scores[head, row:, first_key:], n_keys)
-    for block in range(by_keys.shape[0]):
-        row, row_stop, first_key, key_stop = by_keys[block]
-        gemm(address, TRANSPOSE, NO_TRANSPOSE, key_stop - first_key, value_width, row_stop - row,
-             dropped[head, row:, first_key:], n_keys, _matrix_at(grad, b, h, row), grad[3] // item,
-             _matrix_at(grad_v, b, h, first_key), grad_v[3] // item)
-    attention_probs_backward_head(head, probs, dropped, grad_scores, scale)
-    for block in range(by_rows.shape[0]):
-        row, row_stop, first_key, key_stop = by_rows[block]
-        gemm(address, NO_TRANSPOSE, NO_TRANSPOSE, row_stop - row, width, key_stop - first_key,
-             grad_scores[head, row:, first_key:], n_keys, _matrix_at(k, b, h, first_key), k[3] // item,
-             _matrix_at(grad_q, b, h, row), grad_q[3] // item)
-    for block in range(by_keys.shape[0]):
-        row, row_stop, first_key, key_stop = by_keys[block]
-        gemm(address, TRANSPOSE, NO_TRANSPOSE, key_stop - first_key, width, row_stop - row,
-             grad_scores[head, row:, first_key:], n_keys, _matrix_at(q, b, h, row), q[3] // item,
-             _matrix_at(grad_k, b, h, first_key), grad_k[3] // item)
+    _scores_product(address, grad, v, value_width, b, h, grad_scores[head], by_rows)  # dD = dOut v^T
+    _keys_product(address, dropped[head], grad, value_width, b, h, grad_v, by_keys)  # dV = D^T dOut
+    attention_probs_backward_head(head, probs, dropped, grad_scores, scale)  # dS = scale dZ
+    _rows_product(address, grad_scores[head], k, width, b, h, grad_q, by_rows)  # dQ = dS k
+    _keys_product(address, grad_scores[head], q, width, b, h, grad_k, by_keys)  # dK = dS^T q
 
 
 @njit(cache=True, parallel=True)
-def _attention_heads_backward_kernel(address, grad, q, k, v, grad_q, grad_k, grad_v, n_heads, width, value_width,
-                                     probs, dropped, grad_scores, scale, by_rows, by_keys):
+def _attention_heads_backward_kernel(address, layouts, sizes, probs, dropped, grad_scores, scale, by_rows, by_keys):
     for head in prange(probs.shape[0]):
-        _attention_head_backward(address, grad, q, k, v, grad_q, grad_k, grad_v, n_heads, width, value_width, probs,
-                                 dropped, grad_scores, scale, by_rows, by_keys, head)
+        _attention_head_backward(address, layouts, sizes, probs, dropped, grad_scores, scale, by_rows, by_keys,
+                                 np.int64(head))
 
 
 attention_heads_forward = Kernel("attention_heads_forward", attention_heads_forward_numpy,

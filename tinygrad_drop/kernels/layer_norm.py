@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import prange
+from numba import njit, prange
 
 from . import Kernel, threads_beside_products
 from .parallel import ROWS_PER_TASK, njit_parallel_or_serial, task_count, task_rows
@@ -120,6 +120,32 @@ def layer_norm_backward_numba(
     )
 
 
+# One block of rows per call, compiled once and called by both twins with an int64 task index:
+# inlined into each twin's loop instead, each copy vectorized its row sums ("reassoc") in its own
+# order, and dx on threads and on the calling thread differed in the last bits.
+@njit(cache=True, **FAST_ROWS_UNFUSED)
+def _layer_norm_backward_rows(grad, x, weight, mean, rstd, dx, dweight_sum, dbias_sum, task):
+    n_rows, n_cols = x.shape
+    for i in task_rows(task, n_rows):
+        row_mean = mean[i]
+        row_rstd = rstd[i]
+        # First pass: the two row means dx needs, and this row's share of dweight and dbias.
+        sum_gw = 0.0
+        sum_gw_xhat = 0.0
+        for j in range(n_cols):
+            xhat = (x[i, j] - row_mean) * row_rstd
+            gw = grad[i, j] * weight[j]
+            sum_gw += gw
+            sum_gw_xhat += gw * xhat
+            dweight_sum[task, j] += grad[i, j] * xhat
+            dbias_sum[task, j] += grad[i, j]
+        mean_gw = x.dtype.type(sum_gw / n_cols)
+        mean_gw_xhat = x.dtype.type(sum_gw_xhat / n_cols)
+        for j in range(n_cols):
+            xhat = (x[i, j] - row_mean) * row_rstd
+            dx[i, j] = row_rstd * (grad[i, j] * weight[j] - mean_gw - xhat * mean_gw_xhat)
+
+
 @njit_parallel_or_serial(**FAST_ROWS_UNFUSED)
 def _layer_norm_backward_kernel(grad, x, weight, mean, rstd):
     n_rows, n_cols = x.shape
@@ -128,24 +154,7 @@ def _layer_norm_backward_kernel(grad, x, weight, mean, rstd):
     dweight_sum = np.zeros((n_tasks, n_cols))
     dbias_sum = np.zeros((n_tasks, n_cols))
     for task in prange(n_tasks):
-        for i in task_rows(task, n_rows):
-            row_mean = mean[i]
-            row_rstd = rstd[i]
-            # First pass: the two row means dx needs, and this row's share of dweight and dbias.
-            sum_gw = 0.0
-            sum_gw_xhat = 0.0
-            for j in range(n_cols):
-                xhat = (x[i, j] - row_mean) * row_rstd
-                gw = grad[i, j] * weight[j]
-                sum_gw += gw
-                sum_gw_xhat += gw * xhat
-                dweight_sum[task, j] += grad[i, j] * xhat
-                dbias_sum[task, j] += grad[i, j]
-            mean_gw = x.dtype.type(sum_gw / n_cols)
-            mean_gw_xhat = x.dtype.type(sum_gw_xhat / n_cols)
-            for j in range(n_cols):
-                xhat = (x[i, j] - row_mean) * row_rstd
-                dx[i, j] = row_rstd * (grad[i, j] * weight[j] - mean_gw - xhat * mean_gw_xhat)
+        _layer_norm_backward_rows(grad, x, weight, mean, rstd, dx, dweight_sum, dbias_sum, np.int64(task))
     dweight = np.zeros(n_cols)
     dbias = np.zeros(n_cols)
     for task in range(n_tasks):

@@ -1,11 +1,10 @@
-"""Multi-head self-attention layers.
+"""Multi-head attention layers.
 
-Each head attends in its own n_embd/n_head-dimensional subspace; the heads run as one batched
-attention by folding them into a (B, n_head, T, head_dim) layout, then are concatenated back and
-mixed by an output projection. Dropout appears twice (GPT-2's placement): on the attention
-weights inside the attention op (F.causal_self_attention for the GPT layer, which also does the
-q, k, v product; F.scaled_dot_product_attention for MultiheadAttention), and on the projected
-output (the residual branch).
+Each head attends in its own embed_dim/num_heads-dimensional subspace; the heads run as one
+batched attention by folding them into a (B, num_heads, T, head_dim) layout, then are concatenated
+back and mixed by an output projection. Dropout appears twice (GPT-2's placement): on the
+attention weights, inside F.scaled_dot_product_attention, and on the projected output (the
+residual branch).
 """
 from __future__ import annotations
 
@@ -20,40 +19,68 @@ from .module import Module
 
 class CausalSelfAttention(Module):
     """nanoGPT's attention: one Linear makes q, k, v (c_attn), each position attends to itself
-    and the past only, c_proj mixes the heads. Parameter names match nanoGPT."""
+    and the past only, c_proj mixes the heads, dropout on the result. Parameter names match
+    nanoGPT's, so its state dict loads unchanged.
 
-    def __init__(self, n_embd: int, n_head: int, attn_pdrop: float = 0.0, resid_pdrop: float = 0.0,
-                 bias: bool = True):
+    Args:
+        embed_dim: features per position (nanoGPT's n_embd).
+        num_heads: attention heads; embed_dim must be divisible by it.
+        attn_pdrop: dropout probability on the attention weights (after softmax).
+        resid_pdrop: dropout probability on the output (the residual branch).
+        bias: whether c_attn and c_proj have biases.
+        fused: run the layer as two fused nodes (F.causal_self_attention, then F.linear_dropout
+            for c_proj and its dropout) instead of the composition it spells out; the same numbers
+            and dropout masks either way.
+
+    Shape:
+        input (B, T, embed_dim) -> output (B, T, embed_dim).
+    """
+
+    def __init__(self, embed_dim: int, num_heads: int, attn_pdrop: float = 0.0, resid_pdrop: float = 0.0,
+                 bias: bool = True, fused: bool = True):
         super().__init__()
-        if n_embd % n_head != 0:
-            raise ValueError(f"n_embd ({n_embd}) must be divisible by n_head ({n_head})")
-        self.n_embd, self.n_head = n_embd, n_head
-        self.c_attn = Linear(n_embd, 3 * n_embd, bias=bias)
-        self.c_proj = Linear(n_embd, n_embd, bias=bias)
+        if embed_dim % num_heads != 0:
+            raise ValueError(f"embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})")
+        self.embed_dim, self.num_heads = embed_dim, num_heads
+        self.c_attn = Linear(embed_dim, 3 * embed_dim, bias=bias)
+        self.c_proj = Linear(embed_dim, embed_dim, bias=bias)
         self.attn_pdrop = F.check_probability(attn_pdrop)
         self.resid_dropout = Dropout(resid_pdrop)
+        self.fused = fused
 
     def forward(self, x: Tensor) -> Tensor:
-        # nanoGPT's q, k, v = c_attn(x).split(C), heads as views, scaled_dot_product_attention
-        # and the heads concatenated back, fused into one node (F.causal_self_attention spells
-        # out the unfused equivalent): a GPT step measured ~4% faster.
-        y = F.causal_self_attention(x, self.c_attn.weight, self.c_attn.bias, self.n_head,
-                                    self.attn_pdrop if self.training else 0.0)
-        if type(self.resid_dropout) is Dropout and type(self.c_proj) is Linear:
-            return self.resid_dropout.after_linear(self.c_proj, y)  # c_proj and dropout as one node
-        return self.resid_dropout(self.c_proj(y))
+        B, T, C = x.shape
+        attn_pdrop = self.attn_pdrop if self.training else 0.0
+        if self.fused:  # the lines below as two nodes
+            y = F.causal_self_attention(x, self.c_attn.weight, self.c_attn.bias, self.num_heads, attn_pdrop)
+            return F.linear_dropout(y, self.c_proj.weight, self.c_proj.bias, self.resid_dropout.p, self.training)
+        q, k, v = (t.view(B, T, self.num_heads, C // self.num_heads).transpose(1, 2)  # (B, heads, T, head_dim)
+                   for t in self.c_attn(x).split(C, dim=2))
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=attn_pdrop, is_causal=True)
+        return self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(B, T, C)))
 
     def extra_repr(self) -> str:
-        return f"n_head={self.n_head}, attn_pdrop={self.attn_pdrop}"
+        return f"num_heads={self.num_heads}, attn_pdrop={self.attn_pdrop}" + ("" if self.fused else ", fused=False")
 
 
 class MultiheadAttention(Module):
     """Attention of a query sequence over a key/value sequence, as torch.nn.MultiheadAttention
-    with batch_first=True: inputs (B, T, E) and (B, S, E). Returns (output, None): the attention
-    weights stay inside the fused kernel, so need_weights=True is not supported.
+    with batch_first=True. Returns (output, None): the attention weights stay inside the fused
+    kernel, so need_weights=True is not supported.
 
     attn_mask follows torch.nn.MultiheadAttention, not scaled_dot_product_attention: a bool mask
-    marks the keys a query may NOT see (True = hidden); a float mask is added to the scores."""
+    marks the keys a query may NOT see (True = hidden); a float mask is added to the scores.
+
+    Args:
+        embed_dim: features per position of query, key and value.
+        num_heads: attention heads; embed_dim must be divisible by it.
+        dropout: dropout probability on the attention weights (after softmax).
+        bias: whether the four projections have biases.
+
+    Shape:
+        query (B, T, embed_dim), key and value (B, S, embed_dim), attn_mask broadcastable to
+        (B, num_heads, T, S) -> output (B, T, embed_dim).
+    """
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True):
         super().__init__()

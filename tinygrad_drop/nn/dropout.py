@@ -16,9 +16,17 @@ from .module import Module
 class Dropout(Module):
     """Zero each element with probability p during training (a new mask every forward).
 
-    inverted=True (default, as PyTorch): kept elements are scaled by 1/(1-p); eval is the identity.
-    inverted=False (classic): training leaves kept elements as they are; eval multiplies by (1-p).
-    After a training forward, `layer.mask` is the boolean keep-mask it used (True = kept)."""
+    After a training forward, `layer.mask` is the boolean keep-mask it used (True = kept).
+
+    Args:
+        p: probability of zeroing an element, in [0, 1].
+        inverted: True (default, as PyTorch): kept elements are scaled by 1/(1-p) in training and
+            eval is the identity. False (classic dropout): training leaves kept elements as they
+            are and eval multiplies by (1-p).
+
+    Shape:
+        input (*) -> output of the same shape.
+    """
 
     def __init__(self, p: float = 0.5, inverted: bool = True):
         super().__init__()
@@ -29,13 +37,6 @@ class Dropout(Module):
     def forward(self, x: Tensor) -> Tensor:
         out, key = F.dropout_with_key(x, self.p, self.training, self.inverted)
         self._last_draw = (key, x.shape) if self.training else None
-        return out
-
-    def after_linear(self, linear: Module, x: Tensor) -> Tensor:
-        """self(linear(x)) for an nn.Linear `linear`, as one node (F.linear_dropout: the mask is
-        applied in the pass that adds the bias); `mask` shows its mask as after a call."""
-        out, key = F.linear_dropout_with_key(x, linear.weight, linear.bias, self.p, self.training, self.inverted)
-        self._last_draw = (key, out.shape) if self.training else None
         return out
 
     @property
@@ -55,7 +56,15 @@ class Dropout(Module):
 
 class DropConnect(Module):
     """Wrap a layer with a `weight` (e.g. Linear) and drop entries of that weight, not of the
-    activations, during training, with inverted scaling (Wan et al., 2013)."""
+    activations, during training, with inverted scaling (Wan et al., 2013).
+
+    Args:
+        module: the wrapped layer; it must have a `weight` tensor.
+        p: probability of zeroing a weight entry, in [0, 1] (a new mask every training forward).
+
+    Shape:
+        the wrapped layer's.
+    """
 
     def __init__(self, module: Module, p: float = 0.5):
         super().__init__()
@@ -82,7 +91,14 @@ class DropConnect(Module):
 
 class DropPath(Module):
     """Stochastic depth (Huang et al., 2016; timm's DropPath): drop a whole residual branch for
-    some samples. Each sample (first axis) is kept with probability 1-p and scaled by 1/(1-p)."""
+    some samples. Each sample (first axis) is kept with probability 1-p and scaled by 1/(1-p).
+
+    Args:
+        p: probability of dropping a sample's branch, in [0, 1].
+
+    Shape:
+        input (N, *) -> output of the same shape.
+    """
 
     def __init__(self, p: float = 0.0):
         super().__init__()

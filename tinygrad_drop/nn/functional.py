@@ -6,8 +6,8 @@ import math
 import numpy as np
 
 from ..kernels.dropout import dropout_mask, inverted_scale
-from ..ops.attention import CausalSelfAttention, ScaledDotProductAttention
-from ..ops.linear import Linear, LinearDropout, LinearGELU
+from ..ops.attention import CausalQKVAttention, ScaledDotProductAttention
+from ..ops.linear import LinearDropout, LinearFunction, LinearGELU
 from ..ops.dropout import Dropout
 from ..ops.embedding import Embedding
 from ..ops.loss import CrossEntropy
@@ -24,7 +24,7 @@ def _tensor_arg(value, op: str, name: str = "input") -> Tensor:
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight.T + bias, with weight of shape (out_features, in_features)."""
-    return Linear.apply(_tensor_arg(input, "linear"), _tensor_arg(weight, "linear", "weight"), bias)
+    return LinearFunction.apply(_tensor_arg(input, "linear"), _tensor_arg(weight, "linear", "weight"), bias)
 
 
 def linear_gelu(input: Tensor, weight: Tensor, bias: Tensor | None = None, approximate: str = "none") -> Tensor:
@@ -100,24 +100,16 @@ def dropout_with_key(input: Tensor, p: float, training: bool, inverted: bool) ->
     return Dropout.apply(input, p, key, inverted_scale(p) if inverted else 1.0), key
 
 
-def linear_dropout_with_key(input: Tensor, weight: Tensor, bias: Tensor | None, p: float, training: bool,
-                            inverted: bool) -> tuple[Tensor, np.uint64 | None]:
-    """dropout_with_key(linear(input, weight, bias), p, training, inverted), as one node when a
-    mask is drawn: the mask is applied in the pass that adds the bias. The same numbers (and key)
-    as the two calls."""
-    p = check_probability(p)
-    if not training or p == 0.0:
-        return dropout_with_key(linear(input, weight, bias), p, training, inverted)
-    key = next_dropout_key()
-    out = LinearDropout.apply(_tensor_arg(input, "linear_dropout"), _tensor_arg(weight, "linear_dropout", "weight"),
-                              bias, p, key, inverted_scale(p) if inverted else 1.0)
-    return out, key
-
-
 def linear_dropout(input: Tensor, weight: Tensor, bias: Tensor | None = None, p: float = 0.5, training: bool = True,
                    inverted: bool = True) -> Tensor:
-    """dropout(linear(input, weight, bias), p, training, inverted) as one node (see above)."""
-    return linear_dropout_with_key(input, weight, bias, p, training, inverted)[0]
+    """dropout(linear(input, weight, bias), p, training, inverted), as one node when a mask is drawn:
+    the mask is applied in the pass that adds the bias. The same numbers, key and mask as the two
+    calls."""
+    p = check_probability(p)
+    if not training or p == 0.0:
+        return dropout(linear(input, weight, bias), p, training, inverted)
+    return LinearDropout.apply(_tensor_arg(input, "linear_dropout"), _tensor_arg(weight, "linear_dropout", "weight"),
+                               bias, p, next_dropout_key(), inverted_scale(p) if inverted else 1.0)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inverted: bool = True) -> Tensor:
@@ -158,20 +150,20 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
         mask, bool(is_causal), scale, dropout_p, random_key)
 
 
-def causal_self_attention(input: Tensor, weight: Tensor, bias: Tensor | None, n_head: int,
+def causal_self_attention(input: Tensor, weight: Tensor, bias: Tensor | None, num_heads: int,
                           dropout_p: float = 0.0) -> Tensor:
     """A GPT's attention before its output projection, as one node: q, k, v = split(input W^T + b)
-    (W of shape (3C, C)), each cut into n_head heads, causal scaled-dot-product attention with
+    (W of shape (3C, C)), each cut into num_heads heads, causal scaled-dot-product attention with
     dropout_p on the weights, heads concatenated back to (B, T, C). The same numbers as
 
         q, k, v = linear(input, weight, bias).split(C, dim=2)      # then, for each of q, k, v:
-        heads = t.view(B, T, n_head, C // n_head).transpose(1, 2)
+        heads = t.view(B, T, num_heads, C // num_heads).transpose(1, 2)
         y = scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout_p)
         y = y.transpose(1, 2).reshape(B, T, C)
 
     (the same dropout mask too, for the same random state), in one node instead of ~17."""
     dropout_p = check_probability(dropout_p)
     random_key = next_dropout_key() if dropout_p > 0 else np.uint64(0)
-    return CausalSelfAttention.apply(_tensor_arg(input, "causal_self_attention"),
-                                     _tensor_arg(weight, "causal_self_attention", "weight"),
-                                     bias, int(n_head), dropout_p, random_key)
+    return CausalQKVAttention.apply(_tensor_arg(input, "causal_self_attention"),
+                                    _tensor_arg(weight, "causal_self_attention", "weight"),
+                                    bias, int(num_heads), dropout_p, random_key)

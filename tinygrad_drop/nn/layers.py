@@ -17,7 +17,17 @@ from .module import Module, Parameter
 
 
 class Linear(Module):
-    """y = x W^T + b, W of shape (out_features, in_features) as in PyTorch."""
+    """y = x W^T + b, W of shape (out_features, in_features) as in PyTorch.
+
+    Args:
+        in_features: size of each input sample's last axis.
+        out_features: size of each output sample's last axis.
+        bias: whether to learn an additive bias b.
+        dtype: the parameters' dtype.
+
+    Shape:
+        input (..., in_features) -> output (..., out_features).
+    """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=np.float32):
         super().__init__()
@@ -39,7 +49,16 @@ class Linear(Module):
 
 
 class Embedding(Module):
-    """A table of num_embeddings vectors; forward looks rows up by integer index."""
+    """A table of num_embeddings vectors; forward looks rows up by integer index.
+
+    Args:
+        num_embeddings: how many rows the table has (e.g. the vocabulary size).
+        embedding_dim: the size of each row.
+        dtype: the table's dtype.
+
+    Shape:
+        indices (*), integers in [0, num_embeddings) -> output (*, embedding_dim).
+    """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, dtype=np.float32):
         super().__init__()
@@ -56,7 +75,18 @@ class Embedding(Module):
 
 class LayerNorm(Module):
     """Normalize each sample over its last dims to mean 0 and variance 1 (biased), then scale
-    and shift with learned weight and bias."""
+    and shift with learned weight and bias.
+
+    Args:
+        normalized_shape: the trailing shape to normalize over (an int for the last axis only).
+        eps: added to the variance before the square root.
+        elementwise_affine: whether to learn weight (initialized to 1) and bias (to 0).
+        bias: whether to learn the bias too (with elementwise_affine).
+        dtype: the parameters' dtype.
+
+    Shape:
+        input (*, *normalized_shape) -> output of the same shape.
+    """
 
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, dtype=np.float32):
@@ -75,6 +105,17 @@ class LayerNorm(Module):
 
 
 class GELU(Module):
+    """The Gaussian error linear unit, x * Phi(x) with Phi the standard normal CDF (Hendrycks &
+    Gimpel, 2016).
+
+    Args:
+        approximate: "none" for the exact erf form, "tanh" for
+            0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+
+    Shape:
+        input (*) -> output of the same shape.
+    """
+
     def __init__(self, approximate: str = "none"):
         super().__init__()
         if approximate not in ("none", "tanh"):
@@ -89,15 +130,33 @@ class GELU(Module):
 
 
 class ReLU(Module):
+    """max(x, 0) elementwise.
+
+    Shape:
+        input (*) -> output of the same shape.
+    """
+
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(x)
 
 
 class Tanh(Module):
+    """tanh(x) elementwise.
+
+    Shape:
+        input (*) -> output of the same shape.
+    """
+
     def forward(self, x: Tensor) -> Tensor:
         return F.tanh(x)
 
 
 class Sigmoid(Module):
+    """1 / (1 + exp(-x)) elementwise.
+
+    Shape:
+        input (*) -> output of the same shape.
+    """
+
     def forward(self, x: Tensor) -> Tensor:
         return F.sigmoid(x)

@@ -1,11 +1,6 @@
 """Attention as one node: softmax(scale * Q K^T + mask) V, with dropout on the attention weights
 (after softmax), as torch.nn.functional.scaled_dot_product_attention.
 
-The two matrix products go to BLAS, one (batch, head) pair at a time; everything between them
-(scale, mask, causal mask, softmax, dropout) is one fused kernel each way (kernels/attention.py),
-and kernels/attention_heads.py runs the whole, each head's products and middle in one thread task
-on the Numba backend. With a causal mask the products skip the scores' top-right quarter, which
-the mask hides entirely (causal_blocks there).
 With P = softmax(S), D = dropout(P):
     forward:  S = scale Q K^T,  out = D V
     backward: dD = dOut V^T,  dV = D^T dOut,  dZ = dD * D - P * rowsum(dD * D),
@@ -14,12 +9,15 @@ With P = softmax(S), D = dropout(P):
 dZ is softmax's backward, P * (dP - rowsum(P * dP)), with dP = dD * keep / (1-p) the gradient
 through dropout: P * dP = dD * D, so backward needs P and D and never redraws the mask.
 
-Two ops share that math (kernels/attention_heads.py): ScaledDotProductAttention,
-PyTorch's function, and CausalSelfAttention, a GPT's whole attention input side as one node: the
-q, k, v projection (one matrix product), the split into heads and causal attention, in place of
-the ~17 nodes (weight splits, three Linears, views, transposes) the same layer makes from
-PyTorch's pieces. A GPT step spent ~10 ms of Python on 120 op nodes; this removes 68 of them, and
-three matrix products and two gradient sums per layer (a training step measured 4-5% faster).
+kernels/attention_heads.py computes both directions: the numpy reference writes the formulas
+above as they stand; the Numba twin runs each (batch, head) pair's products and the fused middle
+(kernels/attention.py: scale, mask, softmax, dropout) in one thread task.
+
+Two ops share that maths: ScaledDotProductAttention, PyTorch's function, and CausalQKVAttention,
+the input side of a GPT's attention layer as one node: the q, k, v projection (one matrix
+product), the split into heads and causal attention, in place of the ~17 nodes (weight splits,
+views, transposes) the same lines make from PyTorch's pieces. Fewer nodes is less Python per
+step, and the heads are read and written as views of the projection, never copied.
 """
 from __future__ import annotations
 
@@ -94,14 +92,14 @@ class ScaledDotProductAttention(Function):
         return grad_q, grad_k, grad_v, grad_mask, None, None, None, None
 
 
-class CausalSelfAttention(Function):
+class CausalQKVAttention(Function):
     """x (B, T, C) -> the heads' causal attention outputs (B, T, C), before the output projection:
     qkv = x W^T + b (W (3C, C) stacks q's, k's and v's weights, nanoGPT's c_attn), each of q, k, v
     split into n_head heads of C/n_head features, attention as above with dropout p on the weights.
 
     The heads are views of the one qkv array ((B, T, 3, heads, hs) read as three (B, heads, T, hs)),
-    and dqkv is written through the same views, so nothing is copied; backward ends as Linear's
-    does (linear_grads): dx = dqkv W, dW = dqkv^T x, db = dqkv summed over rows."""
+    and dqkv is written through the same views, so nothing is copied; backward ends as
+    LinearFunction's does (linear_grads): dx = dqkv W, dW = dqkv^T x, db = dqkv summed over rows."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, n_head, dropout_p, key):

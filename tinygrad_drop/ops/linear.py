@@ -38,8 +38,8 @@ def linear_grads(grad2d: np.ndarray, x2d: np.ndarray, weight: np.ndarray, needs_
     # END SOLUTION
 
 
-class Linear(Function):
-    """y = x W^T + b, as one node."""
+class LinearFunction(Function):
+    """y = x W^T + b, as one node: the Function F.linear (and so nn.Linear) applies."""
 
     @staticmethod
     def forward(ctx, x, weight, bias):
@@ -63,9 +63,9 @@ class LinearGELU(Function):
     """y = gelu(x W^T + b), the first half of a transformer's MLP, as one node.
 
     h = x W^T + b is an array of the op's own that nothing else reads, so the GELU kernel writes
-    y over it: one activation-sized array less to write and page in per layer than Linear then
-    GELU. The kernel hands back gelu'(h) too, and backward is dh = dy * gelu'(h), then Linear's
-    gradients with dh (a GPT training step measured ~1-2% faster than the two nodes)."""
+    y over it: one activation-sized array less to write and page in per layer than the two nodes
+    (LinearFunction, then GELU). The kernel hands back gelu'(h) too, and backward is
+    dh = dy * gelu'(h), then the linear gradients with dh."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, approximate):
@@ -93,12 +93,11 @@ class LinearDropout(Function):
     dropout), as one node.
 
     The bias add and the mask are one pass over the product, in place (add_bias_dropout): one
-    activation-sized array less to write, and one pass less, than Linear then Dropout. With mask m
-    and scale s, y = (x W^T + b) * m * s, so dh = dy * m * s (the mask redrawn from the key, as
-    Dropout's backward), then Linear's gradients with dh. The same numbers as the two nodes
-    (same key, same roundings). A GPT step measured 0.7% faster at dropout 0.1 (paired A/B): the
-    mask's hashing, not the passes over memory, is most of dropout's cost (87 of 100 us per call
-    on a 768 x 128 product, two threads), and that stays."""
+    activation-sized array less to write, and one pass less, than the two nodes (LinearFunction,
+    then Dropout). With mask m and scale s, y = (x W^T + b) * m * s, so dh = dy * m * s (the mask
+    redrawn from the key, as Dropout's backward), then the linear gradients with dh. The same
+    numbers as the two nodes (same key, same element indexing, same roundings). The mask's hashing,
+    which fusing cannot save, is most of dropout's cost, so the gain is small."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, p, key, scale):
