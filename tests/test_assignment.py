@@ -25,7 +25,7 @@ import tinygrad_drop.nn.functional as F
 from tinygrad_drop.autograd import Function
 from tinygrad_drop.kernels.dropout import dropout_mask
 from tinygrad_drop.ops.attention import ScaledDotProductAttention
-from tinygrad_drop.ops.dropout import Dropout
+from tinygrad_drop.ops.dropout import DropoutFunction
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "make_assignment.py"
@@ -55,10 +55,10 @@ def test_layernorm_backward():
 @pytest.mark.dropout
 def test_dropout_backward():
     x = float64(4, 6)
-    assert td.gradcheck(lambda x: Dropout.apply(x, 0.5, KEY, 2.0), [x])
+    assert td.gradcheck(lambda x: DropoutFunction.apply(x, 0.5, KEY, 2.0), [x])
     # the gradient is the forward's mask times the scale: exactly 0 where an element was dropped
     kept = dropout_mask(x.numel(), 0.5, KEY).reshape(x.shape)
-    y = Dropout.apply(x, 0.5, KEY, 2.0)
+    y = DropoutFunction.apply(x, 0.5, KEY, 2.0)
     np.testing.assert_array_equal(y.numpy(), np.where(kept, x.numpy() * 2.0, 0.0))
     x.grad = None  # gradcheck left its own gradient here
     y.backward(np.ones(x.shape))

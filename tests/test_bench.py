@@ -72,8 +72,8 @@ def test_profile_names_the_ops_and_accounts_for_the_whole_step():
     step()
     rows, totals = benchmark.profile_by_op(step, optimizer, steps=1)
     calls = {op: count for op, _, _, count in rows}
-    assert {"LayerNorm", "CrossEntropy"} <= set(calls)
-    assert calls["LayerNorm"] == 2 * SMALL["n_layer"] + 1  # ln_1 and ln_2 per block, ln_f
+    assert {"LayerNormFunction", "CrossEntropy"} <= set(calls)
+    assert calls["LayerNormFunction"] == 2 * SMALL["n_layer"] + 1  # ln_1 and ln_2 per block, ln_f
     assert all(forward >= 0 and backward >= 0 for _, forward, backward, _ in rows)
     op_time = sum(forward + backward for _, forward, backward, _ in rows)
     assert totals["step"] == pytest.approx(op_time + totals["optimizer"] + totals["other"])

@@ -102,8 +102,8 @@ def test_exhausting_backward_steps_equals_backward_on_a_gpt():
     assert steps[0].name == "CrossEntropyBackward" and steps[0].grad == 1.0
     op_steps = [s for s in steps if not s.is_leaf]
     assert len(op_steps) == len(nodes)
-    assert {"LayerNormBackward", "CausalQKVAttentionBackward", "DropoutBackward", "LinearFunctionBackward",
-            "EmbeddingBackward", "LinearGELUBackward"} <= {s.name for s in op_steps}
+    assert {"LayerNormFunctionBackward", "CausalQKVAttentionBackward", "DropoutFunctionBackward", "LinearFunctionBackward",
+            "EmbeddingFunctionBackward", "LinearGELUBackward"} <= {s.name for s in op_steps}
     assert {s.label for s in steps if s.is_leaf} == {name for name, _ in model.named_parameters()}
     for step in op_steps:
         for position, grad in step.tensor_input_grads:
@@ -224,7 +224,7 @@ def test_to_dot_lists_every_node_and_edge():
     edge_lines = [line for line in source.splitlines() if "->" in line]
     # tensors: x, weight, bias, linear, tanh, mul, sum; edges: 3 into linear, 1, 2 (h used twice), 1
     assert len(node_lines) == 7 and len(edge_lines) == 7
-    for label in ("LinearFunctionBackward (4, 2)", "TanhBackward (4, 2)", "MulBackward (4, 2)", "SumBackward ()",
+    for label in ("LinearFunctionBackward (4, 2)", "TanhFunctionBackward (4, 2)", "MulBackward (4, 2)", "SumBackward ()",
                   "weight (2, 3)", "bias (2,)", "no grad (4, 3)"):
         assert any(label in line for line in node_lines), label
     weight_line = next(line for line in node_lines if "weight (2, 3)" in line)
@@ -257,12 +257,12 @@ def test_tree_prints_shared_inputs_once():
     assert text.splitlines() == [
         "SumBackward ()",
         "└── MulBackward (4, 2)",
-        "    ├── TanhBackward (4, 2)",
+        "    ├── TanhFunctionBackward (4, 2)",
         "    │   └── LinearFunctionBackward (4, 2)",
         "    │       ├── no grad (4, 3)",
         "    │       ├── weight (2, 3)",
         "    │       └── bias (2,)",
-        "    └── TanhBackward (4, 2)  (see above)",
+        "    └── TanhFunctionBackward (4, 2)  (see above)",
     ]
 
 

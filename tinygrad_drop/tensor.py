@@ -235,15 +235,15 @@ class Tensor:
     def exp(self): return unary.Exp.apply(self)
     def log(self): return unary.Log.apply(self)
     def sqrt(self): return unary.Sqrt.apply(self)
-    def tanh(self): return unary.Tanh.apply(self)
-    def sigmoid(self): return unary.Sigmoid.apply(self)
-    def relu(self): return unary.ReLU.apply(self)
+    def tanh(self): return unary.TanhFunction.apply(self)
+    def sigmoid(self): return unary.SigmoidFunction.apply(self)
+    def relu(self): return unary.ReLUFunction.apply(self)
     def abs(self): return unary.Abs.apply(self)
 
     def gelu(self, approximate: str = "none") -> "Tensor":
         if approximate not in ("none", "tanh"):
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-        return unary.GELU.apply(self, approximate == "tanh")
+        return unary.GELUFunction.apply(self, approximate == "tanh")
 
     def clip(self, min: float | None = None, max: float | None = None) -> "Tensor":
         if min is None and max is None:

@@ -8,10 +8,10 @@ import numpy as np
 from ..kernels.dropout import dropout_mask, inverted_scale
 from ..ops.attention import CausalQKVAttention, ScaledDotProductAttention
 from ..ops.linear import LinearDropout, LinearFunction, LinearGELU
-from ..ops.dropout import Dropout
-from ..ops.embedding import Embedding
+from ..ops.dropout import DropoutFunction
+from ..ops.embedding import EmbeddingFunction
 from ..ops.loss import CrossEntropy
-from ..ops.normalization import LayerNorm
+from ..ops.normalization import LayerNormFunction
 from ..random import next_dropout_key
 from ..tensor import Tensor
 
@@ -39,13 +39,13 @@ def linear_gelu(input: Tensor, weight: Tensor, bias: Tensor | None = None, appro
 def embedding(input: Tensor, weight: Tensor) -> Tensor:
     """Rows of `weight` picked by the integer tensor `input`: shape input.shape + (dim,)."""
     indices = input.data if isinstance(input, Tensor) else np.asarray(input)
-    return Embedding.apply(_tensor_arg(weight, "embedding", "weight"), indices)
+    return EmbeddingFunction.apply(_tensor_arg(weight, "embedding", "weight"), indices)
 
 
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,
                eps: float = 1e-5) -> Tensor:
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    return LayerNorm.apply(_tensor_arg(input, "layer_norm"), weight, bias, shape, eps)
+    return LayerNormFunction.apply(_tensor_arg(input, "layer_norm"), weight, bias, shape, eps)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -97,7 +97,7 @@ def dropout_with_key(input: Tensor, p: float, training: bool, inverted: bool) ->
     if p == 0.0:
         return input, None
     key = next_dropout_key()
-    return Dropout.apply(input, p, key, inverted_scale(p) if inverted else 1.0), key
+    return DropoutFunction.apply(input, p, key, inverted_scale(p) if inverted else 1.0), key
 
 
 def linear_dropout(input: Tensor, weight: Tensor, bias: Tensor | None = None, p: float = 0.5, training: bool = True,

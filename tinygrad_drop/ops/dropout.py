@@ -15,7 +15,7 @@ from ..kernels.dropout import dropout_apply
 from .dtypes import require_float
 
 
-class Dropout(Function):
+class DropoutFunction(Function):
     @staticmethod
     def forward(ctx, x, p, key, scale):
         require_float("dropout", x)

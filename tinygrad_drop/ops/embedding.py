@@ -11,7 +11,7 @@ from ..autograd.function import Function
 from ..kernels.embedding import embedding_backward
 
 
-class Embedding(Function):
+class EmbeddingFunction(Function):
     @staticmethod
     def forward(ctx, weight, indices):
         if not np.issubdtype(indices.dtype, np.integer):

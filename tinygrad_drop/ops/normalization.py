@@ -13,7 +13,7 @@ from ..kernels.layer_norm import layer_norm_backward, layer_norm_forward
 from .dtypes import require_float
 
 
-class LayerNorm(Function):
+class LayerNormFunction(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, normalized_shape, eps):
         require_float("layer_norm", x)

@@ -54,7 +54,7 @@ class Sqrt(Function):
             return grad / (2 * y)
 
 
-class Tanh(Function):
+class TanhFunction(Function):
     @staticmethod
     def forward(ctx, x):
         y = np.tanh(x)
@@ -68,7 +68,7 @@ class Tanh(Function):
         return grad * (1 - y * y)
 
 
-class Sigmoid(Function):
+class SigmoidFunction(Function):
     @staticmethod
     def forward(ctx, x):
         # exp of a non-positive number only, so large |x| never overflows
@@ -84,7 +84,7 @@ class Sigmoid(Function):
         return grad * y * (1 - y)
 
 
-class ReLU(Function):
+class ReLUFunction(Function):
     @staticmethod
     def forward(ctx, x):
         y = np.maximum(x, 0)
@@ -98,7 +98,7 @@ class ReLU(Function):
         return grad * (y > 0)
 
 
-class GELU(Function):
+class GELUFunction(Function):
     """x * Phi(x), exact (erf) or with the tanh approximation; fused kernel (kernels/gelu.py).
 
     The kernel hands back gelu'(x) from the same pass (it already has Phi and exp(-x^2/2)), so
