@@ -29,8 +29,7 @@ torch_single_thread = pytest.fixture(scope="module", autouse=True)(single_torch_
 
 
 def gpt_step(backend: str, dropout: float = 0.1):
-    """A training step of a small GPT, and its optimizer."""
-    td.set_backend(backend)
+    """A training step of a small GPT on `backend`, and its optimizer."""
     td.manual_seed(0)
     model = GPT(GPTConfig(**SMALL, embd_pdrop=dropout, attn_pdrop=dropout, resid_pdrop=dropout))
     optimizer = td.optim.AdamW(model.parameters(), lr=1e-3)
@@ -38,10 +37,11 @@ def gpt_step(backend: str, dropout: float = 0.1):
 
     def step() -> float:
         x = rng.integers(0, SMALL["vocab_size"], (4, SMALL["block_size"]))
-        _, loss = model(x, np.roll(x, -1, 1))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        with td.backend(backend):
+            _, loss = model(x, np.roll(x, -1, 1))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
         return loss.item()
     return step, optimizer
 

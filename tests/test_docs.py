@@ -52,9 +52,8 @@ def isolated(tmp_path, monkeypatch):
     """Pages may write files and switch the backend: keep both from leaking into other tests."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(ROOT))
-    previous = td.get_backend()
-    yield tmp_path
-    td.set_backend(previous)
+    with td.backend(td.get_backend()):  # a page may switch backends: the next test gets this one back
+        yield tmp_path
 
 
 def test_every_tutorial_is_there_with_its_title():

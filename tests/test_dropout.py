@@ -214,17 +214,13 @@ def test_each_forward_draws_a_new_mask(backend):
 
 @pytest.mark.parametrize("p", [0.1, 0.5])
 def test_masks_are_identical_on_numpy_and_numba(p):
-    previous = td.get_backend()
     results = {}
-    try:
-        for name in ("numpy", "numba"):
-            td.set_backend(name)
+    for name in ("numpy", "numba"):
+        with td.backend(name):
             td.manual_seed(21)
             layer = nn.Dropout(p)
             out, grad, _ = forward_backward(layer, random_array((37, 129)))
             results[name] = (out, grad, layer.mask)
-    finally:
-        td.set_backend(previous)
     for a, b in zip(results["numpy"], results["numba"]):
         assert_identical(a, b)
 
@@ -267,20 +263,16 @@ def test_attention_dropout_uses_the_same_mask_forward_and_backward(backend):
 
 
 def test_attention_dropout_gradients_agree_across_backends():
-    previous = td.get_backend()
     rng = np.random.default_rng(1)
     arrays = [rng.normal(size=(2, 2, 6, 4)) for _ in range(3)]
     results = {}
-    try:
-        for name in ("numpy", "numba"):
-            td.set_backend(name)
+    for name in ("numpy", "numba"):
+        with td.backend(name):
             td.manual_seed(31)
             q, k, v = (td.tensor(a, requires_grad=True) for a in arrays)
             out = F.scaled_dot_product_attention(q, k, v, dropout_p=0.4, is_causal=True)
             (out * td.tensor(arrays[0])).sum().backward()
             results[name] = [out.numpy(), q.grad.numpy(), k.grad.numpy(), v.grad.numpy()]
-    finally:
-        td.set_backend(previous)
     for a, b in zip(results["numpy"], results["numba"]):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14, equal_nan=False)
 

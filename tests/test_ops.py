@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -259,16 +258,6 @@ def test_min_is_its_own_op_in_the_graph():
 
 # ---- numpy and numba backends agree ------------------------------------------------------------
 
-@contextmanager
-def using_backend(name: str):
-    previous = td.get_backend()
-    td.set_backend(name)
-    try:
-        yield
-    finally:
-        td.set_backend(previous)
-
-
 def forward_and_grads(fn, arrays: list[np.ndarray], cotangent_seed: int = 0):
     """Outputs of fn and the gradients of a random weighted sum of them, with dropout reseeded so
     both backends draw the same mask bits."""
@@ -303,9 +292,9 @@ KERNEL_CASES = [
 @pytest.mark.parametrize("fn, shapes", [pytest.param(fn, shapes, id=name) for name, fn, shapes in KERNEL_CASES])
 def test_backends_agree_in_float32(fn, shapes, rng):
     arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
-    with using_backend("numpy"):
+    with td.backend("numpy"):
         reference = forward_and_grads(fn, arrays)
-    with using_backend("numba"):
+    with td.backend("numba"):
         fast = forward_and_grads(fn, arrays)
     for expected, actual in zip(reference, fast):
         assert actual.dtype == np.float32 and expected.dtype == np.float32

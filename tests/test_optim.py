@@ -33,10 +33,8 @@ def set_grads(params, skip: int | None = None) -> None:
 
 @pytest.fixture(params=["numpy", "numba"])
 def backend(request):
-    previous = td.get_backend()
-    td.set_backend(request.param)
-    yield request.param
-    td.set_backend(previous)
+    with td.backend(request.param):
+        yield request.param
 
 
 def run_both(make_ours, make_theirs, groups=None, skip=None):
