@@ -26,7 +26,7 @@ Masked positions have probs = dropped = 0, so they get 0 gradient without any sp
 The Numba twin works in place, on arrays the op has just made and needs no more: forward turns
 the scores into probs, backward turns g into dscores (a fresh array would be paged in on its first
 write). It takes one head per thread task where threads pay beside the matrix products around
-it, else one head at a time on the calling thread (kernels/__init__.py); scores are scaled and
+it, else one head at a time on the calling thread (kernels/thread_pool.py); scores are scaled and
 exponentiated in their own dtype, sums accumulate in float64, outputs have the scores' dtype.
 """
 from __future__ import annotations

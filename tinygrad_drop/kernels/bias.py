@@ -4,7 +4,7 @@
 
 Both run right after a matrix product, on arrays of a few hundred thousand elements, so the Numba
 versions split the rows over threads where the products share them (threads_beside_products in
-kernels/__init__.py). The add is one rounding per element in both backends: the same bits. The
+kernels/thread_pool.py). The add is one rounding per element in both backends: the same bits. The
 sum is taken in float64 over blocks of rows, then over the blocks in order, so its result does not
 depend on the number of threads; numpy's float32 sum rounds at every row, so the two backends
 agree to float32 rounding, not bit for bit.

@@ -73,7 +73,7 @@ def dropout_apply_numba(x: np.ndarray, p: float, key: np.uint64, scale: float) -
 
 
 # Chunks of CHUNK elements go to threads where the matrix products share Numba's threads
-# (threads_beside_products, kernels/__init__.py), and run on the calling thread otherwise: beside
+# (threads_beside_products, kernels/thread_pool.py), and run on the calling thread otherwise: beside
 # OpenBLAS's own spinning threads a threaded kernel waits for the cores those threads hold, and it
 # would have to wake sleeping threads on every call. Each element's bit depends only on its index,
 # so the chunks give the same bits anywhere.

@@ -148,7 +148,7 @@ def _gelu_exact_float32_chunk(y, dy_dx, start):
 # per-element check and vectorizes. "contract" lets LLVM fuse each a * b + c into one FMA
 # instruction, which halves the latency of the polynomial chains (and rounds once, not twice).
 # GELU follows a matrix product, so threads only where the machine has cores to spare for them
-# (threads_beside_products, kernels/__init__.py); otherwise the chunks run one after another on the caller.
+# (threads_beside_products, kernels/thread_pool.py); otherwise the chunks run one after another on the caller.
 @njit_parallel_or_serial(error_model="numpy", fastmath={"contract"})
 def _gelu_exact_float32_kernel(y, dy_dx):
     for chunk in prange(task_count(y.size, CHUNK)):

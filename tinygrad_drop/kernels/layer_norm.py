@@ -34,7 +34,7 @@ from . import Kernel, threads_beside_products
 from .parallel import ROWS_PER_TASK, njit_parallel_or_serial, task_count, task_rows
 
 # Rows go to threads in blocks of ROWS_PER_TASK where the matrix products share Numba's threads
-# (threads_beside_products, kernels/__init__.py); otherwise the blocks run on the calling thread:
+# (threads_beside_products, kernels/thread_pool.py); otherwise the blocks run on the calling thread:
 # at a GPT's sizes (768 rows of 128) a call is short, and waking sleeping threads costs more than
 # they save. The shared pool's threads are still awake from the product before, so there the split
 # pays. Backward sums dweight and dbias per block, then the blocks in order,
