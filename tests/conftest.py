@@ -6,10 +6,17 @@ own seeded generator, so inputs are reproducible whatever order the tests run in
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
 import tinygrad_drop as td
+
+# The kernels' thread pool steps down to one thread while other processes keep the machine busy
+# (kernels/thread_pool.py). Off for the suite, so that whatever else runs on the machine cannot
+# change the path a test takes; tests/test_busy_machine.py turns it on where it tests it.
+os.environ.setdefault("TINYGRAD_DROP_WATCH_LOAD", "0")
 
 
 @pytest.fixture(params=["numpy", "numba"])

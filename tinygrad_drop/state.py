@@ -39,6 +39,11 @@ class ProcessState:
     anomaly_mode: bool = False           # inside td.detect_anomaly()
     thread_pool: str = "not started"     # "not started", "shared", "separate" or "forked child"
     blas_callback: object = None         # the compiled callback that runs numpy's products on Numba's threads
+    watch_load: bool = True              # step down to one thread while other processes keep the cores busy
+    machine_busy: bool = False           # the last verdict of that watch
+    others_running: float = 0.0          # other processes' runnable tasks, smoothed
+    load_checked_at: float = float("-inf")  # time.monotonic() of the last look
+    blas_threads_when_quiet: int = 0     # numpy's BLAS threads to give back when the machine quiets down
 
 
 class ThreadState(threading.local):

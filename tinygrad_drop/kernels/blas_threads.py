@@ -222,3 +222,15 @@ def stop_sharing_blas_threads() -> None:
 def shares_blas_threads() -> bool:
     """Whether numpy's products run on Numba's threads in this process."""
     return state.process.blas_callback is not None
+
+
+def blas_thread_count(count: int | None = None) -> int:
+    """numpy's OpenBLAS thread count; with `count`, set it first. 0 where numpy's BLAS is not an
+    OpenBLAS this module can reach (then nothing is set)."""
+    found = find_openblas()
+    if found is None:
+        return 0
+    library, prefix, suffix = found
+    if count is not None:
+        getattr(library, f"{prefix}_set_num_threads{suffix}")(ctypes.c_int(count))
+    return getattr(library, f"{prefix}_get_num_threads{suffix}")()

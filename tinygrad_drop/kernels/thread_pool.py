@@ -11,6 +11,14 @@ The first Numba kernel that asks whether it may use threads (`threads_beside_pro
 3. it registers what a forked child must do (below).
 The numpy backend never asks, so it never starts a thread.
 
+A busy machine: threads that wait for one another (a product's jobs, a kernel's even split) lose
+badly when other processes hold the cores, since a thread that is not running holds up all the
+others, which spin meanwhile. So, about twice a second at a kernel's call, the pool looks at how
+many tasks of *other* processes are runnable (Linux's /proc; elsewhere it never steps down): when
+they keep about a core busy, the kernels run on the calling thread and numpy's BLAS on one thread,
+until the machine quiets down. The results are the same bits either way.
+TINYGRAD_DROP_WATCH_LOAD=0 turns the watch off.
+
 Fork: GNU OpenMP's threads do not exist in a child made by fork(), and Numba stops a child that
 enters its OpenMP pool. A child forked after the pool started (multiprocessing's default on
 Linux) therefore gives numpy's products back to OpenBLAS's own threads and runs every kernel on
@@ -20,11 +28,17 @@ their serial path free of Numba's parallel runtime for this reason.
 from __future__ import annotations
 
 import os
+import time
 
 import numba
 
 from .. import state
-from .blas_threads import can_share_blas_threads, share_blas_threads, stop_sharing_blas_threads
+from .blas_threads import blas_thread_count, can_share_blas_threads, share_blas_threads, stop_sharing_blas_threads
+
+LOAD_CHECK_SECONDS = 0.5  # how often the watch looks at the machine
+# Other processes' runnable tasks (smoothed over the last few looks) above which the machine is
+# busy, and below which it is quiet again: apart, so one noisy look does not flip the mode.
+BUSY_ABOVE, QUIET_BELOW = 0.75, 0.25
 
 
 def start_thread_pool() -> str:
@@ -37,8 +51,47 @@ def start_thread_pool() -> str:
         # other's cores; workqueue's idle workers sleep instead.
         numba.config.THREADING_LAYER = "omp" if can_share_blas_threads() else "workqueue"
     state.process.thread_pool = "shared" if share_blas_threads() else "separate"
+    state.process.watch_load = os.environ.get("TINYGRAD_DROP_WATCH_LOAD", "1").strip() != "0"
     os.register_at_fork(after_in_child=_run_on_one_thread_after_fork)
     return state.process.thread_pool
+
+
+def others_running() -> int | None:
+    """How many tasks of other processes are runnable right now, from Linux's /proc (None where
+    it cannot be read): the machine's runnable tasks less this process's own running threads."""
+    try:
+        with open("/proc/loadavg") as file:
+            runnable = int(file.read().split()[3].split("/")[0])  # "0.50 0.40 0.30 3/250 1234"
+        ours = 0
+        for task in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{task}/stat") as file:
+                ours += file.read().rpartition(")")[2].split()[0] == "R"  # the state follows the name
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(runnable - ours, 0)
+
+
+def machine_is_busy() -> bool:
+    """Whether other processes keep the cores busy (see the module docstring); looks at most
+    every LOAD_CHECK_SECONDS, and moves numpy's BLAS to one thread and back when the verdict changes."""
+    process = state.process
+    now = time.monotonic()
+    if not process.watch_load or now - process.load_checked_at < LOAD_CHECK_SECONDS:
+        return process.machine_busy
+    process.load_checked_at = now
+    others = others_running()
+    if others is None:
+        return process.machine_busy
+    process.others_running = 0.7 * process.others_running + 0.3 * others
+    busy = process.others_running > (QUIET_BELOW if process.machine_busy else BUSY_ABOVE)
+    if busy != process.machine_busy:
+        if busy:
+            process.blas_threads_when_quiet = blas_thread_count()
+            blas_thread_count(1)
+        elif process.blas_threads_when_quiet:
+            blas_thread_count(process.blas_threads_when_quiet)
+        process.machine_busy = busy
+    return busy
 
 
 def _run_on_one_thread_after_fork() -> None:
@@ -47,13 +100,14 @@ def _run_on_one_thread_after_fork() -> None:
 
 
 def products_share_threads() -> bool:
-    """Whether numpy's matrix products run on Numba's threads (starts the pool if needed)."""
-    return start_thread_pool() == "shared"
+    """Whether numpy's matrix products run on Numba's threads (starts the pool if needed), so
+    that a kernel may run products of its own on them: not while the machine is busy."""
+    return start_thread_pool() == "shared" and not machine_is_busy()
 
 
 def threads_available() -> bool:
-    """Whether a kernel may use threads at all: not in a forked child (see above)."""
-    return start_thread_pool() != "forked child"
+    """Whether a kernel may use threads at all: not in a forked child, not on a busy machine."""
+    return start_thread_pool() != "forked child" and not machine_is_busy()
 
 
 def threads_beside_products() -> bool:
@@ -64,8 +118,8 @@ def threads_beside_products() -> bool:
     product just used, still awake. Otherwise OpenBLAS's idle workers keep spinning on the cores
     for a while after each product, and a kernel's threads would have to share those cores, so
     its even split waits for the slowest thread: threads then only where the machine has at least
-    twice as many cores as Numba uses. Never in a forked child."""
+    twice as many cores as Numba uses. Never in a forked child or on a busy machine."""
     pool = start_thread_pool()
-    if pool == "forked child":
+    if pool == "forked child" or machine_is_busy():
         return False
     return pool == "shared" or (os.cpu_count() or 1) >= 2 * numba.get_num_threads()
