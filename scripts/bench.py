@@ -44,6 +44,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     ap.add_argument("--quick", action="store_true", help="block 64 only, 3 rounds, no first-step runs")
     ap.add_argument("--stability", type=int, default=0, metavar="STEPS", help="track memory over this many steps")
+    ap.add_argument("--background-load", type=int, default=0, metavar="N",
+                    help="block 64, dropout 0.1 on a quiet machine and beside N busy processes of this "
+                         "command's own, alternating: ours (default threads and one thread) and PyTorch's")
     ap.add_argument("--torch-ref", default=str(DEFAULT_TORCH_REF), help="path of the PyTorch reference model")
     ap.add_argument("--report", type=Path, metavar="RUN_JSON",
                     help="append the run saved by --json to --doc as a dated section, and print it")
@@ -233,6 +236,44 @@ def measure(args: argparse.Namespace, with_torch: bool) -> dict:
     return report
 
 
+def quiet_and_loaded(args: argparse.Namespace, with_torch: bool) -> dict:
+    """Each round times every workload on the quiet machine, then beside the busy processes;
+    before timing, the workloads run a couple of seconds on the new load (the thread pool's load
+    watch, kernels/thread_pool.py, takes about a second to see it come and go)."""
+    from tinygrad_drop import benchmark
+    from tinygrad_drop.kernels.thread_pool import on_one_thread
+
+    ours = OurStep("numba", 64, 0.1)
+
+    def ours_on_one_thread():
+        with on_one_thread():
+            return ours()
+
+    workloads = {"ours-numba": ours, "ours-numba, one thread": ours_on_one_thread}
+    if with_torch:
+        workloads["torch"] = TorchStep(args.torch_ref, 64, 0.1)
+    rounds = args.rounds or 5
+    samples = {(name, load): [] for name in workloads for load in ("quiet", "loaded")}
+    for _ in range(rounds):
+        for load in ("quiet", "loaded"):
+            with benchmark.background_load(args.background_load if load == "loaded" else 0):
+                for step in workloads.values():
+                    settle_until = time.perf_counter() + 2.0
+                    while time.perf_counter() < settle_until:
+                        step()
+                for name, step in workloads.items():
+                    samples[(name, load)].append(1e3 * benchmark.time_steps(step, args.steps))
+    rows = [{"impl": name, "load": load, "ms_per_step": round(benchmark.median(ms), 2),
+             "ms_per_round": [round(m, 2) for m in ms]} for (name, load), ms in samples.items()]
+    print(f"block 64, dropout 0.1; loaded = beside {args.background_load} busy processes; medians of {rounds} "
+          "alternating rounds", file=sys.stderr)
+    for row in rows:
+        print(f"{row['impl']:24s} {row['load']:7s} {row['ms_per_step']:9.1f} ms/step", file=sys.stderr)
+    return {"date": benchmark.utc_now(), "command": "python " + " ".join(map(shlex.quote, sys.argv)),
+            "background_load": args.background_load, "threads": args.threads, "results": rows,
+            "machine": benchmark.machine()}
+
+
 def main() -> None:
     args = parse_args()
     if args.report:
@@ -256,6 +297,10 @@ def main() -> None:
     backend = args.backends.split(",")[0]
     if args.profile:
         print_profile(backend)
+    elif args.background_load:
+        report = quiet_and_loaded(args, with_torch)
+        if args.json:
+            print(json.dumps(report, indent=1))
     elif args.stability:
         from tinygrad_drop.benchmark import memory_over_time
         samples = memory_over_time(OurStep(backend, 64, 0.1), args.stability)

@@ -18,9 +18,11 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from .autograd import Function
 
@@ -34,6 +36,20 @@ def time_steps(step: Step, steps: int) -> float:
     for _ in range(steps):
         step()
     return (time.perf_counter() - start) / steps
+
+
+@contextmanager
+def background_load(processes: int, seconds: float = 600.0) -> Iterator[None]:
+    """`processes` busy Python processes of this machine's, for the block (each also stops by
+    itself after `seconds`, so none outlives a crashed benchmark for long)."""
+    spin = f"import time\nend = time.time() + {seconds}\nwhile time.time() < end: pass"
+    busy = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(processes)]
+    try:
+        yield
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
 
 
 def compare(workloads: dict[str, Step], steps: int, rounds: int, warmup: int = 3) -> dict[str, list[float]]:

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 import numba
 
@@ -123,3 +125,20 @@ def threads_beside_products() -> bool:
     if pool == "forked child" or machine_is_busy():
         return False
     return pool == "shared" or (os.cpu_count() or 1) >= 2 * numba.get_num_threads()
+
+
+@contextmanager
+def on_one_thread() -> Iterator[None]:
+    """Inside the block, run as on a busy machine whatever the load: kernels on the calling thread,
+    numpy's BLAS on one thread (for measuring what the watch falls back to)."""
+    start_thread_pool()
+    process = state.process
+    saved = process.watch_load, process.machine_busy, blas_thread_count()
+    process.watch_load, process.machine_busy = False, True
+    blas_thread_count(1)
+    try:
+        yield
+    finally:
+        process.watch_load, process.machine_busy = saved[:2]
+        if saved[2]:
+            blas_thread_count(saved[2])
