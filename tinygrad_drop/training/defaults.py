@@ -1,8 +1,8 @@
 """What a training run does with the settings nobody gave: the recipes, the seed, the folder it
 writes to, and the lighter evaluation of a short run.
 
-Plain values and arithmetic, importing nothing, so that a command line can show them in its
---help and check its flags before the library and its compiled kernels load.
+Plain values and arithmetic on the standard library alone, so that a command line can show
+them in its --help and check its flags before the library and its compiled kernels load.
 """
 from __future__ import annotations
 
