@@ -508,10 +508,10 @@ def test_dropout_demo_runs():
     assert mean == pytest.approx(2.0, abs=5 * 2.0 / math.sqrt(40_000))
 
 
-def test_dropout_study_runs_with_tiny_settings(tmp_path):
-    result = run_script(["scripts/dropout_study.py", "--rates", "0.0", "0.5", "--max-iters", "6", "--eval-interval",
-                         "3", "--eval-iters", "2", "--chars", "4000", "--n-layer", "1", "--n-head", "2",
-                         "--n-embd", "32", "--out-dir", str(tmp_path)])
+def test_dropout_study_runs_with_tiny_settings_and_is_replaced_only_with_overwrite(tmp_path):
+    tiny = ["--max-iters", "6", "--eval-interval", "3", "--eval-iters", "2", "--chars", "4000", "--n-layer", "1",
+            "--n-head", "2", "--n-embd", "32", "--out-dir", str(tmp_path)]
+    result = run_script(["scripts/dropout_study.py", "--rates", "0.0", "0.5", *tiny])
     out = result.stdout
     assert result.returncode == 0, result.stderr
     assert "0.0" in out and "0.5" in out and "gap" in out
@@ -519,6 +519,13 @@ def test_dropout_study_runs_with_tiny_settings(tmp_path):
         assert [r["iter"] for r in read_metrics(tmp_path / f"dropout-{rate}")] == [0, 3, 6]
     rows = json.loads((tmp_path / "results.json").read_text())
     assert [row["dropout"] for row in rows] == [0.0, 0.5]
+
+    again = run_script(["scripts/dropout_study.py", "--rates", "0.5", *tiny])
+    assert again.returncode == 2 and "already holds a study: replace it with --overwrite" in again.stderr
+    replaced = run_script(["scripts/dropout_study.py", "--rates", "0.5", "--overwrite", *tiny])
+    assert replaced.returncode == 0, replaced.stderr
+    assert [row["dropout"] for row in json.loads((tmp_path / "results.json").read_text())] == [0.5]
+    assert not (tmp_path / "dropout-0.0").exists()  # the earlier study's other run is gone with it
 
 
 # ---- README ---------------------------------------------------------------------------------------
