@@ -35,22 +35,32 @@ BATCH, VOCAB = 12, 65  # nanoGPT's CPU recipe on characters; layers, heads, widt
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=10, help="steps per timed round (a quarter of them at block 256)")
+    ap = argparse.ArgumentParser(prog="bench.py", description=__doc__, allow_abbrev=False,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2,
+                    help="threads for numpy's BLAS, Numba and PyTorch alike, set before they load (default 2)")
+    ap.add_argument("--steps", type=int, default=10,
+                    help="steps per timed round (a quarter of them, at least 2, at block 256) (default 10)")
     ap.add_argument("--rounds", type=int, help="alternating rounds; medians are quoted (default 7, 3 with --quick)")
-    ap.add_argument("--backends", default="numba,numpy")
-    ap.add_argument("--profile", action="store_true", help="print time by op (forward and backward)")
-    ap.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    ap.add_argument("--backends", default="numba,numpy",
+                    help="our backends to time, comma-separated, each beside PyTorch; the first is the one "
+                         "--profile and --stability use (default numba,numpy)")
+    ap.add_argument("--profile", action="store_true", help="print time by op (forward and backward) instead")
+    ap.add_argument("--json", action="store_true",
+                    help="print the results as JSON on stdout (the table still goes to stderr)")
     ap.add_argument("--quick", action="store_true", help="block 64 only, 3 rounds, no first-step runs")
-    ap.add_argument("--stability", type=int, default=0, metavar="STEPS", help="track memory over this many steps")
+    ap.add_argument("--stability", type=int, default=0, metavar="STEPS",
+                    help="instead of timing, print resident memory every tenth of this many steps")
     ap.add_argument("--background-load", type=int, default=0, metavar="N",
-                    help="block 64, dropout 0.1 on a quiet machine and beside N busy processes of this "
-                         "command's own, alternating: ours (default threads and one thread) and PyTorch's")
-    ap.add_argument("--torch-ref", default=str(DEFAULT_TORCH_REF), help="path of the PyTorch reference model")
+                    help="instead of the table: block 64, dropout 0.1 on a quiet machine and beside N busy "
+                         "processes of this command's own, alternating; ours (default threads and one thread) "
+                         "and PyTorch's")
+    ap.add_argument("--torch-ref", default=str(DEFAULT_TORCH_REF),
+                    help="path of the PyTorch reference model (default benchmarks/torch_gpt.py)")
     ap.add_argument("--report", type=Path, metavar="RUN_JSON",
                     help="append the run saved by --json to --doc as a dated section, and print it")
-    ap.add_argument("--doc", type=Path, default=PERFORMANCE_DOC, help="the page --report appends to")
+    ap.add_argument("--doc", type=Path, default=PERFORMANCE_DOC,
+                    help="the page --report appends to (default docs/performance.md)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     return ap.parse_args(argv)
 
@@ -131,12 +141,15 @@ class TorchStep:
         return loss.item()
 
 
-def torch_available(ref_path: str) -> bool:
+def torch_missing(ref_path: str) -> str | None:
+    """Why there is no PyTorch side to compare with, or None when there is one."""
     try:
         import torch  # noqa: F401
     except ImportError:
-        return False
-    return Path(ref_path).is_file()
+        return "PyTorch is not installed (pip install torch)"
+    if not Path(ref_path).is_file():
+        return f"the PyTorch reference model {ref_path} is missing"
+    return None
 
 
 # ---- child processes: first step and memory ---------------------------------------------------
@@ -224,9 +237,11 @@ def measure(args: argparse.Namespace, with_torch: bool) -> dict:
             if with_torch and name != "torch":
                 row["ratio_vs_torch"] = round(ms / medians["torch"], 3)
             report["results"].append(row)
-            ratio = f"{row['ratio_vs_torch']:6.2f}" if "ratio_vs_torch" in row else "     -"
-            print(f"block {block:4d}  dropout {dropout:.1f}  {name:12s} {ms:8.2f} ms/step  ratio {ratio}",
-                  file=sys.stderr)
+            if name == "torch":
+                ratio = "  (the reference)"
+            else:
+                ratio = f"ratio {row['ratio_vs_torch']:6.2f}" if "ratio_vs_torch" in row else "ratio      -"
+            print(f"block {block:4d}  dropout {dropout:.1f}  {name:12s} {ms:8.2f} ms/step  {ratio}", file=sys.stderr)
     if not args.quick:
         report["first_step_and_memory"] = first_step_and_memory(args, with_torch)
         for name, r in report["first_step_and_memory"].items():
@@ -286,7 +301,8 @@ def main() -> None:
     if args.child:
         child_main(args)
         return
-    with_torch = torch_available(args.torch_ref)
+    no_torch = torch_missing(args.torch_ref)
+    with_torch = no_torch is None
     if with_torch:
         import torch
         torch.set_num_threads(args.threads)
@@ -294,6 +310,8 @@ def main() -> None:
     note = f"(unset for this run: {unset})" if unset else "(none were set)"
     print(f"# tinygrad_drop benchmark, {args.threads} threads; OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE {note}",
           file=sys.stderr)
+    if not with_torch:
+        print(f"# ratio -: no PyTorch step to compare with: {no_torch}", file=sys.stderr)
     backend = args.backends.split(",")[0]
     if args.profile:
         print_profile(backend)

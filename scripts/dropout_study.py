@@ -36,9 +36,9 @@ import json
 import sys
 from pathlib import Path
 
-from models.gpt import GPT, GPTConfig
-from tinygrad_drop.data.text import load_text
-from tinygrad_drop.training.trainer import INTERRUPTED_EXIT_CODE, SEED, run
+# Only what parsing needs: --help and a mistyped flag answer before the model and the compiled
+# kernels load (main imports those once the command line is known to be good).
+from tinygrad_drop.training.defaults import SEED
 from tinygrad_drop.utils.cli import (OneLineArgumentParser, UsageError, non_negative_int, positive_float,
                                      positive_int, probability_below_one, report)
 
@@ -47,6 +47,7 @@ RATES = (0.0, 0.1, 0.3, 0.5)
 # memorizes them in a few hundred steps, so all four runs take a few minutes.
 STUDY_RECIPE = dict(chars=5_000, max_iters=400, eval_interval=25, eval_iters=8, n_layer=2, n_head=4, n_embd=128,
                     lr=2e-3)
+RESULTS_NAME, PLOT_NAME, SLICE_NAME = "results.json", "dropout_study.png", "slice.txt"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -59,6 +60,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--chars", type=positive_int, default=STUDY_RECIPE["chars"],
         help=f"characters in the slice (default {STUDY_RECIPE['chars']})")
     add("--out-dir", default="out-dropout-study", help="where the runs, table and plot go (default out-dropout-study)")
+    add("--overwrite", action="store_true", help="replace the study already in --out-dir")
     for name in ("max_iters", "eval_interval", "eval_iters", "n_layer", "n_head", "n_embd"):
         add(f"--{name.replace('_', '-')}", type=positive_int, default=STUDY_RECIPE[name],
             help=f"as in train.py (default {STUDY_RECIPE[name]})")
@@ -67,10 +69,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--seed", type=non_negative_int, default=SEED,
         help=f"random seed, the same for every rate (default {SEED})")
     return parser.parse_args(argv)
-
-
-def build_gpt(config: dict) -> GPT:
-    return GPT(GPTConfig(**config))
 
 
 def summarize(rate: float, history: list[dict]) -> dict:
@@ -116,12 +114,31 @@ def plot(histories: dict[float, list[dict]], path: Path) -> bool:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(argv)
+    except UsageError as error:
+        return report(error)
+    from models.gpt import GPT, GPTConfig
+    from tinygrad_drop.data.text import load_text
+    from tinygrad_drop.training.trainer import INTERRUPTED_EXIT_CODE, remove_run, run
+
+    def build_gpt(config: dict) -> GPT:
+        return GPT(GPTConfig(**config))
+
+    try:
         out_dir = Path(args.out_dir)
-        if (out_dir / "results.json").exists() or any(out_dir.glob("dropout-*")):
-            raise UsageError(f"'{out_dir}' already holds a study: choose another --out-dir, or delete it")
-        text = load_text(args.data).text[:args.chars]
+        earlier_runs = sorted(out_dir.glob("dropout-*"))
+        if ((out_dir / RESULTS_NAME).exists() or earlier_runs) and not args.overwrite:
+            raise UsageError(f"'{out_dir}' already holds a study: replace it with --overwrite, or choose another "
+                             "--out-dir")
+        text = load_text(args.data).text[:args.chars]  # checked before anything is written
+        if args.overwrite:
+            for run_dir in earlier_runs:  # with rates this study may not repeat
+                remove_run(run_dir)
+                if not any(run_dir.iterdir()):
+                    run_dir.rmdir()
+            for name in (RESULTS_NAME, PLOT_NAME):
+                (out_dir / name).unlink(missing_ok=True)
         out_dir.mkdir(parents=True, exist_ok=True)
-        slice_path = out_dir / "slice.txt"
+        slice_path = out_dir / SLICE_NAME
         slice_path.write_text(text, encoding="utf-8")
     except UsageError as error:
         return report(error)
@@ -146,12 +163,12 @@ def main(argv: list[str] | None = None) -> int:
         histories[rate] = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
     rows = [summarize(rate, history) for rate, history in histories.items()]
-    (out_dir / "results.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    (out_dir / RESULTS_NAME).write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     print(f"\ndropout study: {len(text):,} characters of {args.data or 'the built-in corpus'}, {args.max_iters} steps "
           f"per rate, losses measured with dropout off")
     print(table(rows))
-    plotted = plot(histories, out_dir / "dropout_study.png")
-    print(f"results in {out_dir / 'results.json'}" + (f", plot in {out_dir / 'dropout_study.png'}" if plotted else ""))
+    plotted = plot(histories, out_dir / PLOT_NAME)
+    print(f"results in {out_dir / RESULTS_NAME}" + (f", plot in {out_dir / PLOT_NAME}" if plotted else ""))
     return 0
 
 

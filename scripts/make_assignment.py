@@ -170,7 +170,8 @@ def make_assignment(out_dir: Path, topics: list[str] | None = None) -> list[Regi
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="make_assignment.py", description=__doc__.split("\n\n")[0],
+                                     allow_abbrev=False)
     parser.add_argument("out_dir", type=Path, help="where to write the student copy (a new folder)")
     parser.add_argument("--topics", nargs="+", help="topics to strip (default: every marked topic)")
     args = parser.parse_args(argv)

@@ -14,9 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-import tinygrad_drop as td
-from models.gpt import GPT, GPTConfig
-from tinygrad_drop.training.checkpoint import checkpoint_path, load_checkpoint, restore_model
+# Only what parsing needs: --help and a mistyped flag answer before the model and the compiled
+# kernels load (main imports those once the command line is known to be good).
 from tinygrad_drop.utils.cli import (OneLineArgumentParser, UsageError, non_negative_float, non_negative_int,
                                      positive_int, report)
 
@@ -25,7 +24,9 @@ SEED = 1337
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = OneLineArgumentParser(prog="sample.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out-dir", default="out", help="the training run's folder, holding ckpt.npz (default out)")
+    parser.add_argument("--out-dir", default="out",
+                        help="the training run's folder, holding ckpt.npz: out (the default) for the built-in corpus, "
+                             "out-<task> or out-<name> for train.py's --task or --data, or its --out-dir")
     parser.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
     parser.add_argument("--tokens", type=non_negative_int, default=300, help="characters to generate (default 300)")
     parser.add_argument("--temperature", type=non_negative_float, default=0.8,
@@ -35,17 +36,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_gpt(config: dict) -> GPT:
-    return GPT(GPTConfig(**config))
-
-
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(argv)
-        path = checkpoint_path(args.out_dir)
-        model, tokenizer = restore_model(load_checkpoint(path), path, build_gpt)
         if not args.prompt:
             raise UsageError("--prompt is empty: give at least one character to continue")
+    except UsageError as error:
+        return report(error)
+    import tinygrad_drop as td
+    from models.gpt import GPT, GPTConfig
+    from tinygrad_drop.training.checkpoint import checkpoint_path, load_checkpoint, restore_model
+
+    def build_gpt(config: dict) -> GPT:
+        return GPT(GPTConfig(**config))
+
+    try:
+        path = checkpoint_path(args.out_dir)
+        model, tokenizer = restore_model(load_checkpoint(path), path, build_gpt)
         unknown = tokenizer.unknown_characters(args.prompt)
         if unknown:
             raise UsageError(f"the prompt has characters the model never saw in training: {unknown!r}: leave them "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -165,6 +166,27 @@ def test_bench_json_has_everything_the_performance_page_needs_and_report_writes_
     saved.write_text(run.stdout)
     printed = run_bench("--report", str(saved), "--doc", str(doc)).stdout
     assert doc.read_text() == printed == benchmark.markdown_section(report)
+
+
+def test_bench_help_is_whole_and_explains_every_flag():
+    help_text = run_bench("--help").stdout
+    description, options = help_text.split("\noptions:\n")
+    assert description.rstrip().endswith("models/gpt.py's model in PyTorch.")  # the whole docstring
+    assert "alternate in rounds" in description
+    # each option: its flags and metavar, then words of help (on the same line or the next ones)
+    entries = re.split(r"\n(?=  -)", options.strip("\n"))
+    flags = {}
+    for entry in entries:
+        first, *rest = entry.strip().split("\n")
+        names = re.match(r"(-[-\w]+(?: [A-Z_]+)?(?:, )?)+", first).group(0)
+        flags[names.split()[0].rstrip(",")] = " ".join([first[len(names):], *rest]).split()
+    assert {"--threads", "--backends", "--steps", "--rounds", "--torch-ref", "--doc"} <= set(flags)
+    assert "--child" not in flags  # internal
+    for flag, words in flags.items():
+        assert len(words) >= 3, f"{flag} has no help"
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "--thread", "1"], capture_output=True,
+                            text=True, cwd=ROOT)
+    assert result.returncode == 2 and "unrecognized arguments: --thread" in result.stderr  # no abbreviations
 
 
 # ---- benchmarks/torch_gpt.py --------------------------------------------------------------------

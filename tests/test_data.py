@@ -11,6 +11,7 @@ import pytest
 
 import tinygrad_drop as td
 import tinygrad_drop.data
+import tinygrad_drop.utils.progress
 from tinygrad_drop.data.text import (DEFAULT_CORPUS, CharTokenizer, TextDataset, data_key, is_corpus_name,
                                      load_text)
 from tinygrad_drop.utils.cli import UsageError
@@ -110,3 +111,28 @@ def test_the_progress_bar_writes_a_line_per_twentieth_when_logging():
     assert lines[-1].startswith("iter 40/40 [########################] 100%") and lines[-1].endswith(" left")
     assert (format_duration(42), format_duration(185), format_duration(7800)) == ("42s", "3m05s", "2h10m")
     assert (format_rate(950), format_rate(10_240)) == ("950", "10.2k")
+
+
+def test_the_time_left_counts_the_evaluations_still_to_come(monkeypatch):
+    """Steps of 1 s and evaluations of 3 s, one after every 5 steps and one after the last: after
+    step 2 of 12, 10 steps and 3 evaluations (after steps 5, 10 and 12) are left: 19 s."""
+    clock = [0.0]
+    monkeypatch.setattr(tinygrad_drop.utils.progress.time, "perf_counter", lambda: clock[0])
+    stream = io.StringIO()
+    bar = ProgressBar(total=12, tokens_per_step=10, evaluate_every=5, stream=stream)
+    assert [bar.evaluations_from(done) for done in (1, 5, 6, 10, 11, 12)] == [3, 3, 2, 2, 1, 1]
+    clock[0] += 3.0
+    bar.evaluated(3.0)  # the baseline, before the first step
+    for done in (1, 2):
+        clock[0] += 1.0
+        bar.update(done, loss=1.0)
+    assert stream.getvalue().splitlines()[-1].endswith("| 10 tok/s | 19s left")
+    for done in (3, 4, 5):
+        clock[0] += 1.0
+        bar.update(done, loss=1.0)
+    clock[0] += 2.0
+    bar.evaluated(2.0)  # a shorter evaluation: the estimate follows the latest
+    clock[0] += 1.0
+    bar.update(6, loss=1.0)  # 6 steps and 2 evaluations (after 10 and 12) left
+    assert stream.getvalue().splitlines()[-1].endswith("| 10 tok/s | 10s left")
+    assert ProgressBar(total=12, tokens_per_step=10, stream=stream).evaluations_from(3) == 0

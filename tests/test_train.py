@@ -28,7 +28,7 @@ import tinygrad_drop.nn as nn
 from models.gpt import GPT, GPTConfig
 from tinygrad_drop.data import digit_tasks
 from tinygrad_drop.data.text import TextDataset, load_text
-from tinygrad_drop.training import checkpoint, trainer
+from tinygrad_drop.training import checkpoint, defaults, trainer
 from tinygrad_drop.utils.cli import UsageError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,9 +46,9 @@ def build_gpt(config: dict) -> GPT:
     return GPT(GPTConfig(**config))
 
 
-def train(out_dir: Path, resume: bool = False, **given) -> int:
+def train(out_dir: Path | None, resume: bool = False, overwrite: bool = False, **given) -> int:
     """A run of the training loop, as scripts/train.py starts it."""
-    return trainer.run(given, out_dir, build_gpt, resume=resume)
+    return trainer.run(given, out_dir, build_gpt, resume=resume, overwrite=overwrite)
 
 
 def flags(settings: dict) -> list[str]:
@@ -235,6 +235,29 @@ def test_interrupt_and_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch,
     assert split["rng"] == whole["rng"] and split["scheduler"] == whole["scheduler"]
 
 
+def test_ctrl_c_during_the_first_evaluation_then_resume_writes_each_row_once(tmp_path, monkeypatch):
+    """Ctrl-C while the untrained baseline is measured: the run saves at iter 0 with that
+    evaluation in its history, and --resume does not measure it again."""
+    settings = dict(TINY_MODEL, max_iters=4, eval_interval=2, eval_iters=1, sample_tokens=0)
+    original_evaluate = trainer.Trainer.evaluate
+    interrupt = [True]
+
+    def evaluate_then_interrupt(self, elapsed):
+        original_evaluate(self, elapsed)
+        if interrupt[0]:
+            interrupt[0] = False
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(trainer.Trainer, "evaluate", evaluate_then_interrupt)
+    assert train(tmp_path / "split", **settings) == trainer.INTERRUPTED_EXIT_CODE
+    assert checkpoint.load_checkpoint(tmp_path / "split" / "ckpt.npz")["iter"] == 0
+    assert [r["iter"] for r in read_metrics(tmp_path / "split")] == [0]
+    assert train(tmp_path / "split", resume=True) == 0
+    assert train(tmp_path / "whole", **settings) == 0
+    assert [r["iter"] for r in read_metrics(tmp_path / "split")] == [0, 2, 4]
+    assert tracked(read_metrics(tmp_path / "split")) == tracked(read_metrics(tmp_path / "whole"))
+
+
 def test_ctrl_c_in_a_real_process_saves_and_exits_cleanly(tmp_path):
     process = subprocess.Popen([sys.executable, str(SCRIPTS / "train.py"), *flags(TINY_MODEL), "--max-iters", "100000",
                                 "--eval-iters", "1", "--out-dir", str(tmp_path)],
@@ -271,6 +294,8 @@ BAD_INPUTS = {
     "block size over data": (lambda d: ["--data", write(d / "ok.txt", b"abcdefghij" * 200), "--block-size", "500"],
                              "--block-size 500 is larger than the data"),
     "unknown flag": (lambda d: ["--learning-rate", "1e-3"], "unrecognized arguments: --learning-rate"),
+    "abbreviated flag": (lambda d: ["--max-iter", "5"], "unrecognized arguments: --max-iter"),
+    "resume and overwrite": (lambda d: ["--resume", "--overwrite"], "not allowed with argument --resume"),
     "bad number": (lambda d: ["--batch-size", "0"], "expected a positive integer"),
     "heads do not divide width": (lambda d: ["--n-embd", "100", "--n-head", "3"], "not divisible by --n-head 3"),
     "data and task": (lambda d: ["--task", "sort", "--data", write(d / "ok.txt", b"x" * 2000)], "alternatives"),
@@ -286,7 +311,124 @@ def test_bad_input_is_one_line_with_exit_code_2(case, tmp_path):
     assert result.returncode == 2
     assert err.startswith("error: ") and err.count("\n") == 1, err
     assert expected in err and "Traceback" not in err
-    assert not (tmp_path / "out" / "ckpt.npz").exists()
+    assert not (tmp_path / "out").exists(), "a failed check must leave no folder behind"
+
+
+QUICK_RUN = dict(TINY_MODEL, max_iters=2, eval_iters=1, sample_tokens=0)
+
+
+def test_each_corpus_and_task_has_its_own_default_out_dir(tmp_path, monkeypatch, capsys):
+    """The README's runs, in any order, never meet: each writes to the folder of its data or task."""
+    assert defaults.default_out_dir(None, None) == "out"
+    assert defaults.default_out_dir("shakespeare", None) == "out-shakespeare"
+    assert defaults.default_out_dir("notes/book.txt", None) == "out-book"
+    assert defaults.default_out_dir(None, "reverse") == "out-reverse"
+    monkeypatch.chdir(tmp_path)
+    book = write(tmp_path / "book.txt", b"It was a dark and stormy night. " * 100)
+    task_run = {name: value for name, value in QUICK_RUN.items() if name != "block_size"}  # a task sets its own
+    assert train(None, task="sort", **task_run) == 0
+    assert train(None, data=book, **QUICK_RUN) == 0
+    assert train(None, **QUICK_RUN) == 0
+    for folder in ("out-sort", "out-book", "out"):
+        assert [r["iter"] for r in read_metrics(tmp_path / folder)] == [0, 2]
+
+
+def test_a_finished_run_is_replaced_only_with_overwrite(tmp_path, capsys):
+    assert train(tmp_path, **QUICK_RUN) == 0
+    with pytest.raises(UsageError, match="already holds a finished run of 2 steps: sample it.*--overwrite"):
+        train(tmp_path, **QUICK_RUN)
+    with pytest.raises(UsageError, match="already finished its 2 steps.*--overwrite"):
+        train(tmp_path, resume=True)
+    with pytest.raises(UsageError, match="--resume continues .* --overwrite replaces it"):
+        train(tmp_path, resume=True, overwrite=True)
+    capsys.readouterr()
+    assert train(tmp_path, overwrite=True, **dict(QUICK_RUN, max_iters=4)) == 0
+    assert "--overwrite: replacing a finished run of 2 steps in" in capsys.readouterr().out
+    assert [r["iter"] for r in read_metrics(tmp_path)] == [0, 4]  # the old run's rows are gone
+    assert checkpoint.load_checkpoint(tmp_path / "ckpt.npz")["iter"] == 4
+
+
+def test_overwrite_replaces_a_foreign_checkpoint_and_keeps_other_files(tmp_path, capsys):
+    (tmp_path / "ckpt.npz").write_bytes(b"not a checkpoint")
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(UsageError, match="a checkpoint that this version cannot read: continue it"):
+        train(tmp_path, **QUICK_RUN)
+    assert train(tmp_path, overwrite=True, **QUICK_RUN) == 0
+    assert "replacing a checkpoint that this version cannot read" in capsys.readouterr().out
+    assert checkpoint.load_checkpoint(tmp_path / "ckpt.npz")["iter"] == 2
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_failed_check_leaves_a_replaced_run_in_place(tmp_path):
+    """--overwrite with bad data: the error comes first, the old run stays."""
+    assert train(tmp_path, **QUICK_RUN) == 0
+    with pytest.raises(UsageError, match="does not exist"):
+        train(tmp_path, overwrite=True, data=str(tmp_path / "nope.txt"), **QUICK_RUN)
+    assert checkpoint.load_checkpoint(tmp_path / "ckpt.npz")["iter"] == 2
+
+
+def test_short_runs_evaluate_and_sample_less_and_the_recipes_keep_their_numbers():
+    def resolved(**given):
+        settings = trainer.resolve_settings(given, None)
+        return settings.eval_iters, settings.sample_tokens, settings.eval_interval
+
+    assert resolved() == (100, 300, 250)  # the default run: val 1.6673 in the README
+    assert resolved(data="shakespeare", max_iters=2000) == (100, 300, 250)  # nanoGPT's recipe
+    assert resolved(task="reverse") == (10, 24, 100)
+    assert resolved(max_iters=5) == (defaults.MIN_EVAL_ITERS, defaults.MIN_SAMPLE_TOKENS, 250)
+    assert resolved(max_iters=300) == (30, 300, 250)  # one batch per 10 steps, one character per step
+    assert resolved(max_iters=5, eval_iters=50, sample_tokens=7) == (50, 7, 250)  # a choice is kept
+
+
+# Runs a script with some modules made unimportable: proof that it never needed them.
+BLOCKING_RUNNER = """
+import runpy, sys
+blocked, script = sys.argv[1].split(","), sys.argv[2]
+class Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if any(name == b or name.startswith(b + ".") for b in blocked):
+            raise ImportError(f"{name} was imported, and this test forbids it")
+sys.meta_path.insert(0, Blocker())
+sys.argv = sys.argv[2:]
+runpy.run_path(script, run_name="__main__")
+"""
+HEAVY = "models,tinygrad_drop.training.trainer,tinygrad_drop.training.checkpoint"
+
+
+def run_blocking(blocked: str, script: str, *args: str) -> subprocess.CompletedProcess:
+    return run_script(["-c", BLOCKING_RUNNER, blocked, f"scripts/{script}", *args])
+
+
+@pytest.mark.parametrize("script", ["train.py", "sample.py", "dropout_study.py"])
+def test_help_and_flag_errors_answer_before_the_model_and_the_trainer_load(script):
+    """The scripts parse their command line first: --help and a mistyped flag never wait for the
+    model, the training loop or the checkpoint code (nor, through them, the compiled kernels)."""
+    result = run_blocking(HEAVY, script, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "--out-dir" in result.stdout
+    result = run_blocking(HEAVY, script, "--out-di", "x")  # an abbreviation is a mistake, not a guess
+    assert result.returncode == 2 and result.stderr.startswith("error: unrecognized arguments: --out-di"), result.stderr
+
+
+@pytest.mark.xfail(strict=True, reason="tinygrad_drop/__init__.py imports the kernels, and with them Numba, "
+                                       "so even tinygrad_drop.utils.cli loads Numba; the scripts' own parsing "
+                                       "needs only the standard library (the test above)")
+def test_help_answers_without_numba():
+    result = run_blocking("numba", "train.py", "--help")
+    assert result.returncode == 0, result.stderr
+
+
+def test_readme_runs_write_to_different_folders():
+    """Every training command in README.md has a folder of its own, so they run in any order."""
+    folders = {}
+    for command in readme_commands():
+        if "scripts/train.py" not in command or "--help" in command or "--resume" in command:
+            continue
+        command = "python scripts/train.py" + command.split("scripts/train.py", 1)[1]  # the same run, once
+        flag = dict(re.findall(r"--(data|task|out-dir)[ =](\S+)", command))
+        folder = flag.get("out-dir") or defaults.default_out_dir(flag.get("data"), flag.get("task"))
+        assert folders.setdefault(folder, command) == command, f"{command!r} and {folders[folder]!r} both use {folder}"
+    assert len(folders) >= 3 and "out-dropout-study" not in folders
 
 
 def test_the_library_raises_usage_errors_for_bad_data_and_settings(tmp_path):
@@ -296,7 +438,7 @@ def test_the_library_raises_usage_errors_for_bad_data_and_settings(tmp_path):
         train(tmp_path / "out", task="sort", data=write(tmp_path / "ok.txt", b"x" * 2000))
     with pytest.raises(UsageError, match="no checkpoint"):
         train(tmp_path / "out", resume=True)
-    assert not (tmp_path / "out" / "ckpt.npz").exists()
+    assert not (tmp_path / "out").exists()
 
 
 def test_corrupt_and_mismatched_checkpoints_are_refused(short_run, tmp_path):
@@ -313,7 +455,7 @@ def test_corrupt_and_mismatched_checkpoints_are_refused(short_run, tmp_path):
         train(out_dir, resume=True, n_layer=2)
     result = run_script(["scripts/train.py", "--out-dir", str(out_dir), "--resume", "--tie-weights"])
     assert result.returncode == 2 and "--tie-weights True (the checkpoint has False)" in result.stderr
-    with pytest.raises(UsageError, match="already holds"):  # would overwrite a run
+    with pytest.raises(UsageError, match="already holds a finished run of 30 steps"):  # would overwrite a run
         train(out_dir, **TINY_RUN)
 
     # weights that do not fit the configuration the checkpoint claims
@@ -366,10 +508,10 @@ def test_dropout_demo_runs():
     assert mean == pytest.approx(2.0, abs=5 * 2.0 / math.sqrt(40_000))
 
 
-def test_dropout_study_runs_with_tiny_settings(tmp_path):
-    result = run_script(["scripts/dropout_study.py", "--rates", "0.0", "0.5", "--max-iters", "6", "--eval-interval",
-                         "3", "--eval-iters", "2", "--chars", "4000", "--n-layer", "1", "--n-head", "2",
-                         "--n-embd", "32", "--out-dir", str(tmp_path)])
+def test_dropout_study_runs_with_tiny_settings_and_is_replaced_only_with_overwrite(tmp_path):
+    tiny = ["--max-iters", "6", "--eval-interval", "3", "--eval-iters", "2", "--chars", "4000", "--n-layer", "1",
+            "--n-head", "2", "--n-embd", "32", "--out-dir", str(tmp_path)]
+    result = run_script(["scripts/dropout_study.py", "--rates", "0.0", "0.5", *tiny])
     out = result.stdout
     assert result.returncode == 0, result.stderr
     assert "0.0" in out and "0.5" in out and "gap" in out
@@ -377,6 +519,13 @@ def test_dropout_study_runs_with_tiny_settings(tmp_path):
         assert [r["iter"] for r in read_metrics(tmp_path / f"dropout-{rate}")] == [0, 3, 6]
     rows = json.loads((tmp_path / "results.json").read_text())
     assert [row["dropout"] for row in rows] == [0.0, 0.5]
+
+    again = run_script(["scripts/dropout_study.py", "--rates", "0.5", *tiny])
+    assert again.returncode == 2 and "already holds a study: replace it with --overwrite" in again.stderr
+    replaced = run_script(["scripts/dropout_study.py", "--rates", "0.5", "--overwrite", *tiny])
+    assert replaced.returncode == 0, replaced.stderr
+    assert [row["dropout"] for row in json.loads((tmp_path / "results.json").read_text())] == [0.5]
+    assert not (tmp_path / "dropout-0.0").exists()  # the earlier study's other run is gone with it
 
 
 # ---- README ---------------------------------------------------------------------------------------

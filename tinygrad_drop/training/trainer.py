@@ -3,7 +3,7 @@ evaluation, checkpoints, exact resume and Ctrl-C saving.
 
     from models.gpt import GPT, GPTConfig
     from tinygrad_drop.training.trainer import run
-    run({"data": "shakespeare", "max_iters": 2000}, Path("out"), lambda config: GPT(GPTConfig(**config)))
+    run({"data": "shakespeare", "max_iters": 2000}, Path("out-shakespeare"), lambda config: GPT(GPTConfig(**config)))
 
 One training step, nanoGPT's recipe:
 
@@ -44,32 +44,22 @@ import tinygrad_drop as td
 from tinygrad_drop.data.digit_tasks import DigitTask
 from tinygrad_drop.data.text import TextDataset, data_key, load_text
 from tinygrad_drop.optim.lr_scheduler import CosineWithWarmup
-from tinygrad_drop.training.checkpoint import BuildModel, checkpoint_path, load_checkpoint, save_checkpoint
+from tinygrad_drop.training.checkpoint import (CHECKPOINT_NAME, BuildModel, checkpoint_path, load_checkpoint,
+                                               save_checkpoint)
+from tinygrad_drop.training.defaults import (SEED, TASK_RECIPE, TEXT_RECIPE, default_out_dir, eval_iters_for,
+                                             sample_tokens_for)
 from tinygrad_drop.utils.cli import UsageError
 from tinygrad_drop.utils.progress import ProgressBar, format_duration
 
-# nanoGPT's CPU recipe for characters (its README, "I only have a macbook"), except that it trains
-# 1000 steps by default, to keep a newcomer's first run short (max_iters 2000 for the whole recipe).
-# Two more departures. The output layer is not tied to the embedding table (nanoGPT ties them): on
-# characters the untied head learns better (tiny shakespeare, 2000 steps, PyTorch, 200 eval
-# batches: val 1.871 vs 1.904). And losses are estimated on 100 batches, not the recipe's 20: 20
-# batches of 768 characters pin the loss down to only about +-0.02 (one shakespeare run: 1.917 on
-# its first 20 val batches, 1.894 on 200), 100 to about +-0.01.
-TEXT_RECIPE = dict(batch_size=12, block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0, lr=1e-3,
-                   warmup_iters=100, max_iters=1000, eval_interval=250, eval_iters=100, sample_tokens=300,
-                   tie_weights=False)
-# A small model for the digit tasks: the block size is the task's (2 x digits).
-TASK_RECIPE = dict(batch_size=64, block_size=None, n_layer=2, n_head=4, n_embd=64, dropout=0.0, lr=3e-3,
-                   warmup_iters=20, max_iters=300, eval_interval=100, eval_iters=10, sample_tokens=24,
-                   tie_weights=False)
 BETAS = (0.9, 0.99)  # beta2 0.99, not 0.999: with few tokens per step the moments must forget sooner
 WEIGHT_DECAY = 0.1
 GRAD_CLIP = 1.0
 MIN_LR_FRACTION = 0.1  # cosine decay ends at lr/10 (nanoGPT, after Chinchilla)
 EVAL_SAMPLE_TOKENS = 100  # the short sample printed at each evaluation
-SEED = 1337
 # Separate random streams from the one seed: batches, and the fixed evaluation batches.
 BATCH_STREAM, EVAL_STREAM = 1, 2
+METRICS_NAME, PLOT_NAME = "metrics.jsonl", "loss.png"
+RUN_FILES = (CHECKPOINT_NAME, METRICS_NAME, PLOT_NAME)  # what a run writes in its folder
 INTERRUPTED_EXIT_CODE = 130  # 128 + SIGINT, the shell's code for "stopped by Ctrl-C"
 FAILED_EXIT_CODE = 1
 
@@ -135,6 +125,11 @@ def resolve_settings(given: dict[str, Any], checkpoint: dict | None) -> Settings
     if checkpoint is None:
         # a short run warms up for a tenth of its steps, so that it still decays
         settings.warmup_iters = min(settings.warmup_iters, settings.max_iters // 10)
+        # and measures and samples less (defaults.py says why), unless told otherwise
+        if "eval_iters" not in given:
+            settings.eval_iters = eval_iters_for(settings.max_iters, settings.eval_iters)
+        if "sample_tokens" not in given:
+            settings.sample_tokens = sample_tokens_for(settings.max_iters, settings.sample_tokens)
     if settings.n_embd % settings.n_head:
         nearest = max(settings.n_head, round(settings.n_embd / settings.n_head) * settings.n_head)
         raise UsageError(f"--n-embd {settings.n_embd} is not divisible by --n-head {settings.n_head} (each head "
@@ -178,7 +173,7 @@ class Trainer:
     def __init__(self, settings: Settings, out_dir: Path, checkpoint: dict | None, build_model: BuildModel):
         self.settings, self.out_dir = settings, out_dir
         self.checkpoint_file = checkpoint_path(out_dir)
-        self.metrics_file = out_dir / "metrics.jsonl"
+        self.metrics_file = out_dir / METRICS_NAME
         if settings.task is not None:
             self.dataset = DigitTask(settings.task)
             settings.block_size = self.dataset.block_size
@@ -295,9 +290,13 @@ class Trainer:
             return self.elapsed_before + time.perf_counter() - started
 
         with StopRequest() as stop:
-            if self.iteration == 0:
-                self.evaluate(elapsed())  # the untrained baseline: loss near ln(vocab_size)
-            bar = ProgressBar(s.max_iters, s.batch_size * s.block_size)
+            bar = ProgressBar(s.max_iters, s.batch_size * s.block_size, evaluate_every=s.eval_interval)
+            # the untrained baseline (loss near ln(vocab_size)), once: a run stopped right after it
+            # resumes with it already in its history
+            if self.iteration == 0 and not self.history:
+                evaluation_started = time.perf_counter()
+                self.evaluate(elapsed())
+                bar.evaluated(time.perf_counter() - evaluation_started)
             while self.iteration < s.max_iters:
                 if stop.requested:
                     bar.close()
@@ -318,7 +317,7 @@ class Trainer:
                     bar.clear()
                     self.evaluate(elapsed())
                     self.save(elapsed())
-                    bar.skip_time(time.perf_counter() - evaluation_started)
+                    bar.evaluated(time.perf_counter() - evaluation_started)
             bar.close()
         self.finish(elapsed())
         return 0
@@ -328,9 +327,9 @@ class Trainer:
         if s.sample_tokens:
             self.model.eval()
             print(f"sample after {self.iteration} steps:\n{indent(self.dataset.sample(self.model, s.sample_tokens))}")
-        plotted = plot_losses(self.history, self.out_dir / "loss.png")
+        plotted = plot_losses(self.history, self.out_dir / PLOT_NAME)
         last = self.history[-1]
-        plot_note = f", plot {self.out_dir / 'loss.png'}" if plotted else " (install matplotlib for loss.png)"
+        plot_note = f", plot {self.out_dir / PLOT_NAME}" if plotted else " (install matplotlib for loss.png)"
         print(f"done: {s.max_iters} steps, {format_duration(elapsed)} in all; val loss {last['val_loss']:.4f}; "
               f"checkpoint {self.checkpoint_file}, metrics {self.metrics_file}{plot_note}", flush=True)
 
@@ -360,24 +359,56 @@ def plot_losses(history: list[dict], path: Path) -> bool:
     return True
 
 
-def run(given: dict[str, Any], out_dir: Path, build_model: BuildModel, resume: bool = False) -> int:
+def describe_saved_run(out_dir: Path) -> tuple[str, bool]:
+    """What the checkpoint in out_dir holds, in words, and whether that run finished: for the
+    messages about replacing it."""
+    try:
+        saved = load_checkpoint(checkpoint_path(out_dir))
+    except UsageError:
+        return "a checkpoint that this version cannot read", False
+    done, planned = int(saved["iter"]), saved["settings"].get("max_iters")
+    if planned is None or done >= planned:
+        return f"a finished run of {done} steps", True
+    return f"a run stopped at iter {done} of {planned}", False
+
+
+def remove_run(out_dir: Path) -> None:
+    """Delete the files a run writes in out_dir (and nothing else that may be there)."""
+    for name in RUN_FILES:
+        (out_dir / name).unlink(missing_ok=True)
+
+
+def run(given: dict[str, Any], out_dir: Path | None, build_model: BuildModel, resume: bool = False,
+        overwrite: bool = False) -> int:
     """Train a new run in out_dir, or with resume continue the one saved there; the exit code.
 
     given: the settings the user chose, by Settings' field names (the rest come from the recipe,
-    or from the checkpoint when resuming). Bad settings, data or checkpoints raise UsageError."""
-    out_dir = Path(out_dir)
+    or from the checkpoint when resuming). out_dir None: the run's own folder (out, out-<task> or
+    out-<data>, see defaults.py). A new run refuses a folder that holds a run, unless `overwrite`
+    replaces it. Bad settings, data or checkpoints raise UsageError, before anything is written.
+    """
+    out_dir = Path(out_dir if out_dir is not None else default_out_dir(given.get("data"), given.get("task")))
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out-dir '{out_dir}' is a file: choose a folder")
+    if resume and overwrite:
+        raise UsageError(f"--resume continues the run in '{out_dir}' and --overwrite replaces it: choose one")
     checkpoint = None
+    replaced = None  # what --overwrite replaces, in words
     if resume:
         checkpoint = load_checkpoint(checkpoint_path(out_dir))
     elif checkpoint_path(out_dir).exists():
-        raise UsageError(f"'{out_dir}' already holds a run's checkpoint: continue it with --resume, "
-                         "or choose another --out-dir")
+        replaced, finished = describe_saved_run(out_dir)
+        if not overwrite:
+            go_on = "sample it with scripts/sample.py" if finished else "continue it with --resume"
+            raise UsageError(f"'{out_dir}' already holds {replaced}: {go_on}, replace it with --overwrite, or choose "
+                             "another --out-dir")
     settings = resolve_settings(given, checkpoint)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(settings, out_dir, checkpoint, build_model)
+    trainer = Trainer(settings, out_dir, checkpoint, build_model)  # loads and checks the data; writes nothing
     if checkpoint is not None and trainer.iteration >= settings.max_iters:
-        raise UsageError(f"the run in '{out_dir}' already finished its {settings.max_iters} steps: "
-                         "sample it with scripts/sample.py, or start a new run in another --out-dir")
+        raise UsageError(f"the run in '{out_dir}' already finished its {settings.max_iters} steps: sample it with "
+                         "scripts/sample.py, replace it with --overwrite, or start a new run in another --out-dir")
+    if replaced is not None:
+        print(f"--overwrite: replacing {replaced} in '{out_dir}'", flush=True)
+        remove_run(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     return trainer.train()

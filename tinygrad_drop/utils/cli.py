@@ -58,7 +58,12 @@ def report(error: UsageError) -> int:
 
 class OneLineArgumentParser(argparse.ArgumentParser):
     """argparse, but a bad command line raises UsageError (one line, exit 2) instead of printing
-    the whole usage text and exiting; --help still prints everything."""
+    the whole usage text and exiting; --help still prints everything. A flag must be spelled out
+    (allow_abbrev=False): a typo such as --max-iter is an error, not a guess."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         raise UsageError(f"{message}: see python scripts/{self.prog} --help")

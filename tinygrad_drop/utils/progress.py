@@ -6,13 +6,17 @@ On a terminal the line is redrawn in place (a carriage return moves the cursor b
 of the line), at most a few times a second. When stderr is a file or a pipe (a log, a test),
 carriage returns would pile up, so it writes a plain line at every twentieth of the run instead.
 
-Tokens per second is measured over the last few steps (how fast it goes now). Time left uses
-the average step over the run so far, evaluations included (how long it will really take), but
-not the first step, which also pays for one-time work such as compiling the Numba kernels.
+Tokens per second is measured over the last few steps (how fast it goes now). Time left is
+how long it will really take: the average step over the run so far (not the first step, which
+also pays for one-time work such as compiling the Numba kernels) times the steps left, plus
+the evaluations still to come (after every `evaluate_every` steps and after the last one),
+each as long as the latest.
 
-    bar = ProgressBar(total=max_iters, tokens_per_step=batch_size * block_size)
+    bar = ProgressBar(total=max_iters, tokens_per_step=batch_size * block_size, evaluate_every=250)
     for step in range(max_iters):
         ...; bar.update(step + 1, loss.item())
+        if (step + 1) % 250 == 0 or step + 1 == max_iters:
+            started = time.perf_counter(); evaluate(); bar.evaluated(time.perf_counter() - started)
     bar.close()
 """
 from __future__ import annotations
@@ -47,14 +51,17 @@ def format_rate(per_second: float) -> str:
 class ProgressBar:
     """Steps done out of `total`, the last loss, tokens per second and the time left."""
 
-    def __init__(self, total: int, tokens_per_step: int, stream: TextIO | None = None):
-        self.total, self.tokens_per_step = total, tokens_per_step
+    def __init__(self, total: int, tokens_per_step: int, evaluate_every: int | None = None,
+                 stream: TextIO | None = None):
+        self.total, self.tokens_per_step, self.evaluate_every = total, tokens_per_step, evaluate_every
         self.stream = stream if stream is not None else sys.stderr
         self.interactive = self.stream.isatty()
         self.every = max(1, total // LINES_WHEN_LOGGING)
         self.last_step_at = self.last_draw_at = time.perf_counter()
         self.recent_steps: deque[float] = deque(maxlen=RECENT_STEPS)
         self.after_first_step: tuple[int, float] | None = None  # (steps done, time) when step one ended
+        self.evaluating_since_first_step = 0.0  # seconds, left out of the average step
+        self.last_evaluation = 0.0  # seconds the latest evaluation took
         self.line = ""
         self.shown = False  # whether the bar is on the screen now (interactive mode)
 
@@ -68,9 +75,9 @@ class ProgressBar:
         else:
             self.recent_steps.append(step_seconds)
             first_done, first_time = self.after_first_step
-            seconds_per_step = (now - first_time) / (done - first_done)
+            seconds_per_step = (now - first_time - self.evaluating_since_first_step) / (done - first_done)
             recent_seconds_per_step = sum(self.recent_steps) / len(self.recent_steps)
-        left = seconds_per_step * (self.total - done)
+        left = seconds_per_step * (self.total - done) + self.last_evaluation * self.evaluations_from(done)
         tokens_per_second = self.tokens_per_step / max(recent_seconds_per_step, 1e-9)
         filled = BAR_WIDTH * done // self.total
         self.line = (f"iter {done:>{len(str(self.total))}}/{self.total} [{'#' * filled}{'-' * (BAR_WIDTH - filled)}] "
@@ -86,10 +93,21 @@ class ProgressBar:
             self.stream.write(self.line + "\n")
             self.stream.flush()
 
-    def skip_time(self, seconds: float) -> None:
-        """Leave time spent elsewhere (an evaluation) out of the next step's speed (but not out
-        of the time left: evaluations will come again)."""
+    def evaluations_from(self, done: int) -> int:
+        """How many evaluations are still to come once `done` steps are complete (the one right
+        after step `done` included)."""
+        if self.evaluate_every is None:
+            return 0
+        every = self.evaluate_every
+        return self.total // every - (done - 1) // every + (1 if self.total % every else 0)
+
+    def evaluated(self, seconds: float) -> None:
+        """Record an evaluation that took `seconds`: left out of the speed of the steps, counted
+        in the time left for each evaluation to come."""
         self.last_step_at += seconds
+        self.last_evaluation = seconds
+        if self.after_first_step is not None:
+            self.evaluating_since_first_step += seconds
 
     def clear(self) -> None:
         """Wipe the bar so that other output starts on a clean line (it reappears on update)."""
