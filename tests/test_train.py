@@ -410,14 +410,6 @@ def test_help_and_flag_errors_answer_before_the_model_and_the_trainer_load(scrip
     assert result.returncode == 2 and result.stderr.startswith("error: unrecognized arguments: --out-di"), result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="tinygrad_drop/__init__.py imports the kernels, and with them Numba, "
-                                       "so even tinygrad_drop.utils.cli loads Numba; the scripts' own parsing "
-                                       "needs only the standard library (the test above)")
-def test_help_answers_without_numba():
-    result = run_blocking("numba", "train.py", "--help")
-    assert result.returncode == 0, result.stderr
-
-
 def test_readme_runs_write_to_different_folders():
     """Every training command in README.md has a folder of its own, so they run in any order."""
     folders = {}
