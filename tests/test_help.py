@@ -1,7 +1,7 @@
 """What a user reads with help(): every public module, class and function says what it is.
 
-The public names are those of `td`, `td.nn`, `td.nn.functional`, `td.optim` and
-`td.optim.lr_scheduler`: a namespace's `__all__` where it has one; otherwise, for a package, what
+The public names are those of `td`, `td.nn`, `td.nn.functional`, `td.nn.init`, `td.nn.utils`,
+`td.optim`, `td.optim.lr_scheduler` and `td.autograd`: a namespace's `__all__` where it has one; otherwise, for a package, what
 it imports from tinygrad_drop, and for a module, what it defines itself (not what it imports to
 do its work). Each such class and function, and each public method of those classes, has a
 docstring (its own or, for an override such as a layer's `forward`, the one it overrides, as
@@ -22,9 +22,11 @@ import pytest
 
 import tinygrad_drop as td
 import tinygrad_drop.nn.functional
+import tinygrad_drop.nn.init
+import tinygrad_drop.nn.utils
 import tinygrad_drop.optim.lr_scheduler
 
-NAMESPACES = [td, td.nn, td.nn.functional, td.optim, td.optim.lr_scheduler]
+NAMESPACES = [td, td.nn, td.nn.functional, td.nn.init, td.nn.utils, td.optim, td.optim.lr_scheduler, td.autograd]
 DIVIDER = re.compile(r"^#.*-{4,}", re.M)
 
 
