@@ -1,13 +1,13 @@
 """What a user reads with help(): every public module, class and function says what it is.
 
 The public names are those of `td`, `td.nn`, `td.nn.functional`, `td.nn.init`, `td.nn.utils`,
-`td.optim`, `td.optim.lr_scheduler` and `td.autograd`: a namespace's `__all__` where it has one; otherwise, for a package, what
-it imports from tinygrad_drop, and for a module, what it defines itself (not what it imports to
-do its work). Each such class and function, and each public method of those classes, has a
-docstring (its own or, for an override such as a layer's `forward`, the one it overrides, as
-`help()` shows). Dunder methods need none, but for them too, and for every method of those
-classes, pydoc must not show a section-divider comment (`# ---- arithmetic ----`) in place of the
-missing docstring: `pydoc` falls back to the comment lines right above a `def`.
+`td.optim`, `td.optim.lr_scheduler` and `td.autograd`: a namespace's `__all__` where it has one;
+otherwise, for a package, what it imports from tinygrad_drop, and for a module, what it defines
+itself (not what it imports to do its work). Each such class and function, and each public method
+of those classes, has a docstring (its own or, for an override such as a layer's `forward`, the
+one it overrides, as `help()` shows). Dunder methods need none, but for them too, and for every
+method of those classes, pydoc must not show a section-divider comment (`# ---- arithmetic ----`)
+in place of the missing docstring: `pydoc` falls back to the comment lines right above a `def`.
 """
 from __future__ import annotations
 
