@@ -1,8 +1,12 @@
-"""Shared fixtures.
+"""Shared fixtures, and the line that says what a missing PyTorch skipped.
 
 `backend` runs a test once per kernel backend ("numpy" reference, "numba" fast) and restores the
 previous backend afterwards, so no test leaks its choice into the next. `rng` gives each test its
 own seeded generator, so inputs are reproducible whatever order the tests run in.
+
+PyTorch is the oracle of many tests, and an optional one: each of those tests calls
+`pytest.importorskip("torch")`. Skips are silent under -q, so the summary counts them and names
+the command that installs PyTorch (pyproject.toml's `torch` extra).
 """
 from __future__ import annotations
 
@@ -64,3 +68,19 @@ def pytest_collection_modifyitems(items) -> None:
         for word, topic in TOPIC_OF_CASE.items():
             if word in case.id:
                 item.add_marker(getattr(pytest.mark, topic))
+
+
+TORCH_MISSING = "could not import 'torch'"  # the reason pytest.importorskip("torch") gives
+INSTALL_TORCH = 'pip install -e ".[test,torch]"'
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    skipped = [report for report in terminalreporter.stats.get("skipped", [])
+               if isinstance(report.longrepr, tuple) and TORCH_MISSING in report.longrepr[2]]
+    if not skipped:
+        return
+    pages = sorted({"docs/" + report.nodeid.rsplit("[", 1)[-1].rstrip("]") for report in skipped
+                    if report.nodeid.startswith("tests/test_docs.py")})
+    among = f", {' and '.join(pages)} among them" if pages else ""
+    terminalreporter.write_line(f"{len(skipped)} tests skipped because PyTorch is not installed{among}: "
+                                f"{INSTALL_TORCH} runs them", yellow=True, bold=True)

@@ -5,6 +5,9 @@ session would, with line numbers matching the page (so anomaly mode and tracebac
 right line of the .md file). A ```pdb block is the command list of a pdb session on the page's
 first python block, saved as a script: it is fed to `python -m pdb` and must hit its breakpoints
 without a pdb error. ```text and ```bash blocks are output and shell commands: shown, not run.
+
+A page whose code imports torch says so above its first section, and without PyTorch its test
+skips, counted in the line conftest.py adds to pytest's summary.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import tinygrad_drop as td
+from conftest import INSTALL_TORCH
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -38,6 +42,7 @@ PAGE_TOPICS = {
     "debugging.md": ("matmul",),
 }
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.S | re.M)
+IMPORTS_TORCH = re.compile(r"^(import|from) torch\b", re.M)
 
 
 def blocks(page: Path, language: str) -> list[tuple[int, str]]:
@@ -69,13 +74,38 @@ def test_every_tutorial_is_there_with_its_title():
 def test_python_blocks_run_as_written(page, isolated):
     code_blocks = blocks(page, "python")
     assert code_blocks, f"{page.name} has no python code"
-    if any(re.search(r"^import torch", code, re.M) for _, code in code_blocks):
+    if any(IMPORTS_TORCH.search(code) for _, code in code_blocks):
         pytest.importorskip("torch")
     namespace = {"__name__": f"docs.{page.stem}"}
     for first_line, code in code_blocks:
         # padding with blank lines makes line numbers in tracebacks those of the .md file
         exec(compile("\n" * (first_line - 1) + code, str(page.relative_to(ROOT)), "exec"), namespace)
     assert not td.is_anomaly_enabled()
+
+
+def test_pages_that_need_pytorch_say_so_at_the_top():
+    needs_torch = [page for page in PAGES if any(IMPORTS_TORCH.search(code) for _, code in blocks(page, "python"))]
+    assert DOCS / "from_nanogpt.md" in needs_torch
+    for page in needs_torch:
+        top = page.read_text().split("\n## ", 1)[0]  # the title and the lines before the first section
+        assert "Needs PyTorch" in top and INSTALL_TORCH in top, f"docs/{page.name} does not say it needs PyTorch"
+
+
+def test_without_pytorch_the_summary_counts_the_skips_and_names_the_install(tmp_path):
+    # a torch package that cannot be imported stands for a machine without PyTorch
+    (tmp_path / "torch").mkdir()
+    (tmp_path / "torch" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/test_docs.py", "tests/test_optim.py",
+         "-k", "from_nanogpt or matches_torch"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:]
+    skipped = re.search(r"^(\d+) tests skipped because PyTorch is not installed, docs/from_nanogpt.md among them: "
+                        + re.escape(INSTALL_TORCH) + " runs them$", result.stdout, re.M)
+    assert skipped, result.stdout[-3000:]
+    assert int(skipped.group(1)) >= 2 and re.search(rf"\b{skipped.group(1)} skipped\b", result.stdout)
 
 
 @pytest.mark.dropout

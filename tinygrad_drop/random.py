@@ -41,6 +41,7 @@ def get_rng_state() -> dict:
 
 
 def set_rng_state(rng_state: dict) -> None:
+    """Continue the random stream from a get_rng_state() (a checkpoint's): the same draws follow."""
     state.process.seed = int(rng_state["seed"])
     state.process.dropout_counter = int(rng_state["dropout_counter"])
     state.process.numpy_generator = np.random.default_rng()

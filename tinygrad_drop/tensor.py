@@ -56,6 +56,23 @@ class RemovableHandle:
 
 
 class Tensor:
+    """An n-dimensional array that records how it was computed, so gradients can flow back to it.
+
+    `data` is a plain numpy array (float32 unless you ask otherwise); `grad` is a Tensor of the same
+    shape once backward() has reached this tensor; `grad_fn` is the autograd node (a `Function`) that
+    produced it, None for a leaf you created. Operators and methods follow PyTorch's names: each
+    calls one Function in ops/, whose forward and backward sit side by side.
+
+        x = td.tensor([[1.0, 2.0]], requires_grad=True)
+        y = (x * x).sum()
+        y.backward()            # x.grad is 2 * x
+
+    Args:
+        data: a number, a (nested) list, a numpy array or a Tensor; it is copied.
+        requires_grad: record operations on this tensor so backward() fills its .grad.
+        dtype: the numpy dtype of `data` (default: Python floats become float32, ints int64).
+    """
+
     __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_retains_grad", "_hooks", "__weakref__")
     __array_priority__ = 1000  # numpy array (op) Tensor defers to Tensor's reflected method
 
@@ -80,9 +97,9 @@ class Tensor:
         tensor._hooks = {}
         return tensor
 
-    # ---- autograd state -------------------------------------------------------------------
     @property
     def requires_grad(self) -> bool:
+        """Whether operations on this tensor are recorded for backward (only float tensors may)."""
         return self._requires_grad
 
     @requires_grad.setter
@@ -94,11 +111,13 @@ class Tensor:
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set requires_grad in place and return self."""
         self.requires_grad = requires_grad
         return self
 
     @property
     def is_leaf(self) -> bool:
+        """True for a tensor no recorded operation made (grad_fn is None): backward fills its .grad."""
         return self.grad_fn is None
 
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
@@ -134,29 +153,35 @@ class Tensor:
         return Tensor._from_array(self.data)
 
     def zero_(self) -> "Tensor":
+        """Fill with zeros in place (outside the graph) and return self."""
         self.data[...] = 0
         return self
 
-    # ---- plain attributes ----------------------------------------------------------------
     @property
     def shape(self) -> tuple:
+        """The size of each dimension, a tuple of ints."""
         return self.data.shape
 
     @property
     def dtype(self):
+        """The numpy dtype of the data (float32, float64, int64, bool, ...)."""
         return self.data.dtype
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions."""
         return self.data.ndim
 
     def size(self, dim: int | None = None):
+        """The shape, or the size of dimension `dim`."""
         return self.data.shape if dim is None else self.data.shape[dim]
 
     def numel(self) -> int:
+        """The number of elements."""
         return self.data.size
 
     def dim(self) -> int:
+        """The number of dimensions (PyTorch's name for ndim)."""
         return self.data.ndim
 
     def __len__(self) -> int:
@@ -165,14 +190,17 @@ class Tensor:
         return self.data.shape[0]
 
     def numpy(self) -> np.ndarray:
+        """The data itself, not a copy: writing to it changes the tensor."""
         return self.data
 
     def item(self) -> float | int | bool:
+        """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted, this one has shape {self.shape}")
         return self.data.item()
 
     def tolist(self):
+        """The data as (nested) Python lists of numbers."""
         return self.data.tolist()
 
     def __array__(self, dtype=None, copy=None):
@@ -196,7 +224,6 @@ class Tensor:
             extras.append("requires_grad=True")
         return f"tensor({body}, {', '.join(extras)})"
 
-    # ---- arithmetic ----------------------------------------------------------------------
     def __add__(self, other): return arithmetic.Add.apply(self, _operand(other, "add"))
     def __radd__(self, other): return arithmetic.Add.apply(_operand(other, "add"), self)
     def __sub__(self, other): return arithmetic.Sub.apply(self, _operand(other, "sub"))
@@ -211,13 +238,34 @@ class Tensor:
     def __matmul__(self, other): return arithmetic.MatMul.apply(self, _operand(other, "matmul"))
     def __rmatmul__(self, other): return arithmetic.MatMul.apply(_operand(other, "matmul"), self)
 
-    def add(self, other): return self + other
-    def sub(self, other): return self - other
-    def mul(self, other): return self * other
-    def div(self, other): return self / other
-    def pow(self, other): return self ** other
-    def neg(self): return -self
-    def matmul(self, other): return self @ other
+    def add(self, other):
+        """self + other (numbers and arrays broadcast as in numpy)."""
+        return self + other
+
+    def sub(self, other):
+        """self - other."""
+        return self - other
+
+    def mul(self, other):
+        """self * other, elementwise."""
+        return self * other
+
+    def div(self, other):
+        """self / other, elementwise."""
+        return self / other
+
+    def pow(self, other):
+        """self ** other, elementwise."""
+        return self ** other
+
+    def neg(self):
+        """-self."""
+        return -self
+
+    def matmul(self, other):
+        """The matrix product self @ other (batched over leading dimensions)."""
+        return self @ other
+
 
     # comparisons give bool tensors outside the graph
     def __lt__(self, other): return Tensor._from_array(self.data < _raw(other))
@@ -231,21 +279,42 @@ class Tensor:
     def __or__(self, other): return Tensor._from_array(self.data | _raw(other))
     __hash__ = object.__hash__
 
-    # ---- elementwise functions -----------------------------------------------------------
-    def exp(self): return unary.Exp.apply(self)
-    def log(self): return unary.Log.apply(self)
-    def sqrt(self): return unary.Sqrt.apply(self)
-    def tanh(self): return unary.TanhFunction.apply(self)
-    def sigmoid(self): return unary.SigmoidFunction.apply(self)
-    def relu(self): return unary.ReLUFunction.apply(self)
-    def abs(self): return unary.Abs.apply(self)
+    def exp(self):
+        """e to the power of each element."""
+        return unary.Exp.apply(self)
+
+    def log(self):
+        """The natural logarithm of each element."""
+        return unary.Log.apply(self)
+
+    def sqrt(self):
+        """The square root of each element."""
+        return unary.Sqrt.apply(self)
+
+    def tanh(self):
+        """tanh of each element."""
+        return unary.TanhFunction.apply(self)
+
+    def sigmoid(self):
+        """1 / (1 + exp(-x)) of each element."""
+        return unary.SigmoidFunction.apply(self)
+
+    def relu(self):
+        """max(x, 0) of each element."""
+        return unary.ReLUFunction.apply(self)
+
+    def abs(self):
+        """|x| of each element (its gradient at 0 is 0)."""
+        return unary.Abs.apply(self)
 
     def gelu(self, approximate: str = "none") -> "Tensor":
+        """GELU of each element: x * Phi(x), or its tanh approximation with approximate="tanh"."""
         if approximate not in ("none", "tanh"):
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
         return unary.GELUFunction.apply(self, approximate == "tanh")
 
     def clip(self, min: float | None = None, max: float | None = None) -> "Tensor":
+        """Each element limited to [min, max] (either may be None); clamp is the same method."""
         if min is None and max is None:
             raise ValueError("clip: at least one of min and max must be given")
         return unary.Clip.apply(self, min, max)
@@ -253,20 +322,36 @@ class Tensor:
     clamp = clip
 
     def to(self, dtype) -> "Tensor":
+        """This tensor in another dtype, in the graph (itself if it already has that dtype)."""
         return self if np.dtype(dtype) == self.dtype else unary.Cast.apply(self, np.dtype(dtype))
 
-    def float(self): return self.to(np.float32)
-    def double(self): return self.to(np.float64)
-    def long(self): return Tensor._from_array(self.data.astype(np.int64))
-    def int(self): return Tensor._from_array(self.data.astype(np.int32))
-    def bool(self): return Tensor._from_array(self.data.astype(np.bool_))
+    def float(self):
+        """This tensor as float32 (itself if it already is)."""
+        return self.to(np.float32)
 
-    # ---- reductions ----------------------------------------------------------------------
+    def double(self):
+        """This tensor as float64 (itself if it already is)."""
+        return self.to(np.float64)
+
+    def long(self):
+        """An int64 copy, outside the graph."""
+        return Tensor._from_array(self.data.astype(np.int64))
+
+    def int(self):
+        """An int32 copy, outside the graph."""
+        return Tensor._from_array(self.data.astype(np.int32))
+
+    def bool(self):
+        """A bool copy, outside the graph."""
+        return Tensor._from_array(self.data.astype(np.bool_))
+
     def sum(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+        """The sum over `dim` (an int or a tuple of ints; all dimensions if None)."""
         dim, keepdim = _reduction_args(dim, keepdim, axis, keepdims)
         return reduce.Sum.apply(self, reduce.normalize_axes(dim, self.ndim, "sum"), keepdim)
 
     def mean(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+        """The mean over `dim` (an int or a tuple of ints; all dimensions if None)."""
         dim, keepdim = _reduction_args(dim, keepdim, axis, keepdims)
         if self.dtype.kind not in "fc":
             raise TypeError(f"mean: expected a floating point tensor, got dtype {self.dtype}")
@@ -274,6 +359,7 @@ class Tensor:
 
     def var(self, dim=None, keepdim: bool = False, *, correction: int = 1, unbiased: bool | None = None,
             axis=None, keepdims=None):
+        """The variance over `dim`, dividing by N - correction (1 by default, as PyTorch)."""
         dim, keepdim = _reduction_args(dim, keepdim, axis, keepdims)
         if unbiased is not None:
             correction = 1 if unbiased else 0
@@ -302,34 +388,41 @@ class Tensor:
         return MinMax(values, Tensor._from_array(indices))
 
     def argmax(self, dim=None, keepdim: bool = False):
+        """The index of the largest element along `dim` (of the flattened tensor if None)."""
         return Tensor._from_array(np.argmax(self.data, axis=dim, keepdims=keepdim and dim is not None))
 
     def argmin(self, dim=None, keepdim: bool = False):
+        """The index of the smallest element along `dim` (of the flattened tensor if None)."""
         return Tensor._from_array(np.argmin(self.data, axis=dim, keepdims=keepdim and dim is not None))
 
     def softmax(self, dim: int = -1) -> "Tensor":
+        """exp(x) / sum(exp(x)) along `dim`."""
         return softmax.Softmax.apply(self, _check_dim(dim, self.ndim, "softmax"))
 
     def log_softmax(self, dim: int = -1) -> "Tensor":
+        """log(softmax(x)) along `dim`, as x - logsumexp(x): finite where softmax underflows to 0."""
         return softmax.LogSoftmax.apply(self, _check_dim(dim, self.ndim, "log_softmax"))
 
-    # ---- shape ---------------------------------------------------------------------------
     def reshape(self, *shape) -> "Tensor":
+        """The same elements in another shape (one size may be -1); view is the same method."""
         return movement.Reshape.apply(self, _shape_args(shape))
 
     view = reshape
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
+        """Dimensions start_dim to end_dim merged into one."""
         if self.ndim == 0:
             return self.reshape(1)
         start, end = start_dim % self.ndim, end_dim % self.ndim
         return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1:])
 
     def permute(self, *dims) -> "Tensor":
+        """The dimensions in the order `dims`."""
         dims = tuple(_check_dim(d, self.ndim, "permute") for d in _shape_args(dims))
         return movement.Permute.apply(self, dims)
 
     def transpose(self, dim0: int, dim1: int) -> "Tensor":
+        """Dimensions dim0 and dim1 swapped."""
         dims = list(range(self.ndim))
         a, b = _check_dim(dim0, self.ndim, "transpose"), _check_dim(dim1, self.ndim, "transpose")
         dims[a], dims[b] = dims[b], dims[a]
@@ -337,9 +430,11 @@ class Tensor:
 
     @property
     def T(self) -> "Tensor":
+        """All dimensions reversed (the transpose of a matrix)."""
         return movement.Permute.apply(self, tuple(reversed(range(self.ndim))))
 
     def squeeze(self, dim: int | None = None) -> "Tensor":
+        """Dimension `dim` removed if its size is 1 (every size-1 dimension if None)."""
         if dim is None:
             return self.reshape(tuple(s for s in self.shape if s != 1))
         dim = _check_dim(dim, self.ndim, "squeeze")
@@ -348,10 +443,12 @@ class Tensor:
         return self.reshape(self.shape[:dim] + self.shape[dim + 1:])
 
     def unsqueeze(self, dim: int) -> "Tensor":
+        """A new dimension of size 1 inserted at `dim`."""
         dim = _check_dim(dim, self.ndim + 1, "unsqueeze")
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
     def expand(self, *shape) -> "Tensor":
+        """Size-1 dimensions repeated to `shape` without copying (-1 keeps a size)."""
         shape = _shape_args(shape)
         # -1 keeps that dimension's size, as in PyTorch
         offset = len(shape) - self.ndim
@@ -362,9 +459,11 @@ class Tensor:
         return movement.GetItem.apply(self, _index_args(index))
 
     def masked_fill(self, mask, value: float) -> "Tensor":
+        """`value` where the bool `mask` (broadcast to this shape) is True, this tensor elsewhere."""
         return movement.MaskedFill.apply(self, _raw(mask), value)
 
     def split(self, split_size_or_sections, dim: int = 0) -> tuple:
+        """Pieces along `dim`: of split_size each (the last may be shorter), or of the given sizes."""
         dim = _check_dim(dim, self.ndim, "split")
         size = self.shape[dim]
         if isinstance(split_size_or_sections, (int, np.integer)):
@@ -383,6 +482,7 @@ class Tensor:
         return tuple(pieces)
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple:
+        """At most `chunks` pieces of equal size along `dim` (the last may be smaller)."""
         if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
             raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
         size = self.shape[_check_dim(dim, self.ndim, "chunk")]
@@ -393,8 +493,8 @@ Tensor.__module__ = "tinygrad_drop"
 Function.tensor_type = Tensor  # what Function.apply wraps each op's result in
 
 
-# ---- argument helpers -------------------------------------------------------------------
 def _raw(value):
+    """A Tensor's array; anything else as it is."""
     return value.data if isinstance(value, Tensor) else value
 
 
@@ -444,8 +544,8 @@ def _index_args(index):
     return converted if isinstance(index, tuple) else converted[0]
 
 
-# ---- creation ---------------------------------------------------------------------------
 def tensor(data: Any, requires_grad: bool = False, dtype=None) -> Tensor:
+    """A new Tensor holding a copy of `data`: `td.tensor([1.0, 2.0], requires_grad=True)`."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
@@ -456,14 +556,17 @@ def _new(array: np.ndarray, requires_grad: bool) -> Tensor:
 
 
 def zeros(*shape, dtype=DEFAULT_FLOAT, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros: td.zeros(2, 3) or td.zeros((2, 3))."""
     return _new(np.zeros(_shape_args(shape), dtype=dtype), requires_grad)
 
 
 def ones(*shape, dtype=DEFAULT_FLOAT, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones: td.ones(2, 3) or td.ones((2, 3))."""
     return _new(np.ones(_shape_args(shape), dtype=dtype), requires_grad)
 
 
 def full(shape: Sequence[int], fill_value: float, dtype=DEFAULT_FLOAT, requires_grad: bool = False) -> Tensor:
+    """A tensor of the given shape, every element fill_value."""
     return _new(np.full(_shape_args((shape,)), fill_value, dtype=dtype), requires_grad)
 
 
@@ -478,10 +581,13 @@ def randn(*shape, dtype=DEFAULT_FLOAT, requires_grad: bool = False) -> Tensor:
 
 
 def randint(low: int, high: int, size: Sequence[int]) -> Tensor:
+    """int64 integers uniform on [low, high), drawn from the generator that td.manual_seed seeds."""
     return Tensor._from_array(generator().integers(low, high, size=tuple(size), dtype=np.int64))
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
+    """start, start + step, ... up to end (excluded); arange(n) is 0 ... n - 1. int64 if all the
+    arguments are ints, float32 otherwise."""
     if end is None:
         start, end = 0, start
     if dtype is None:
@@ -491,19 +597,22 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
 
 
 def eye(n: int, m: int | None = None, dtype=DEFAULT_FLOAT, requires_grad: bool = False) -> Tensor:
+    """The n x m identity matrix (m = n by default)."""
     return _new(np.eye(n, m, dtype=dtype), requires_grad)
 
 
 def zeros_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Zeros of t's shape (and dtype, unless given)."""
     return _new(np.zeros_like(_raw(t), dtype=dtype), requires_grad)
 
 
 def ones_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Ones of t's shape (and dtype, unless given)."""
     return _new(np.ones_like(_raw(t), dtype=dtype), requires_grad)
 
 
-# ---- functions of several tensors -------------------------------------------------------
 def cat(tensors: Iterable[Tensor], dim: int = 0) -> Tensor:
+    """The tensors joined along the existing dimension `dim` (the other sizes must match)."""
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("cat: expected a non-empty sequence of tensors")
@@ -511,6 +620,7 @@ def cat(tensors: Iterable[Tensor], dim: int = 0) -> Tensor:
 
 
 def stack(tensors: Iterable[Tensor], dim: int = 0) -> Tensor:
+    """The tensors (all of one shape) joined along a new dimension `dim`."""
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("stack: expected a non-empty sequence of tensors")
@@ -518,6 +628,7 @@ def stack(tensors: Iterable[Tensor], dim: int = 0) -> Tensor:
 
 
 def where(condition, input, other) -> Tensor:
+    """input where the bool `condition` is True, other elsewhere (the three broadcast together)."""
     condition = np.asarray(_raw(condition))
     if condition.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got dtype {condition.dtype}")

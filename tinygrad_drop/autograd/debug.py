@@ -74,10 +74,12 @@ class BackwardStep:
 
     @property
     def is_leaf(self) -> bool:
+        """True for a leaf's step (AccumulateGrad): the gradient lands in its .grad."""
         return self.tensor.grad_fn is None
 
     @property
     def grad_norm(self) -> float:
+        """The L2 norm of the gradient that arrived at this step."""
         return norm(self.grad)
 
     @property
@@ -88,14 +90,17 @@ class BackwardStep:
 
     @property
     def input_shapes(self) -> list[tuple | None]:
+        """The shape of the gradient passed to each tensor input (None where none flows)."""
         return [None if g is None else tuple(g.shape) for _, g in self.tensor_input_grads]
 
     @property
     def input_grad_norms(self) -> list[float | None]:
+        """The L2 norm of the gradient passed to each tensor input (None where none flows)."""
         return [None if g is None else norm(g) for _, g in self.tensor_input_grads]
 
     @property
     def where(self) -> str:
+        """'file:line' of the user code that made the node (under anomaly mode), else "-"."""
         return "-" if self.created_at is None else short_location(self.created_at)
 
     def __repr__(self) -> str:

@@ -47,13 +47,16 @@ class Context:
 
     @property
     def name(self) -> str:
+        """"ExpBackward" for a node of Exp: the name tracebacks, grad_fn and the graph show."""
         return f"{self.function.__name__}Backward"
 
     def save_for_backward(self, *arrays: Any) -> None:
+        """Keep these arrays for backward, which reads them as ctx.saved_tensors."""
         self._saved = arrays
 
     @property
     def saved_tensors(self) -> tuple:
+        """What forward saved; a second backward through a freed graph raises here."""
         if self.released:
             raise RuntimeError(
                 f"{self.name}: trying to backward through the graph a second time; its saved "
@@ -76,14 +79,18 @@ class Function:
 
     @staticmethod
     def forward(ctx: Context, *args: Any) -> np.ndarray:
+        """The op on numpy arrays (Tensors arrive unwrapped); saves on ctx what backward needs."""
         raise NotImplementedError("subclasses of Function define forward(ctx, *args)")
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Any:
+        """dL/d(output) in, dL/d(each input) out: one array per input (None where none flows)."""
         raise NotImplementedError(f"{ctx.name}: backward is not implemented")
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any):
+        """Run forward and wrap its result in a Tensor; where an input requires grad, the result
+        records this call (a Context) as its grad_fn, the node backward will visit."""
         Tensor = Function.tensor_type
         # Under no_grad nothing needs a gradient, so forward can skip what only backward uses.
         grad_enabled = state.this_thread.grad_enabled

@@ -9,6 +9,7 @@ from .. import state
 
 
 def is_grad_enabled() -> bool:
+    """Whether operations are recorded for backward on this thread (False inside td.no_grad())."""
     return state.this_thread.grad_enabled
 
 

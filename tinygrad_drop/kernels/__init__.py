@@ -33,6 +33,7 @@ def set_backend(name: str) -> None:
 
 
 def get_backend() -> str:
+    """The active kernel implementation: "numpy" (reference) or "numba" (fast)."""
     return state.process.backend
 
 

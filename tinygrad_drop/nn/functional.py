@@ -44,31 +44,39 @@ def embedding(input: Tensor, weight: Tensor) -> Tensor:
 
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,
                eps: float = 1e-5) -> Tensor:
+    """(input - mean) / sqrt(var + eps) * weight + bias, mean and (biased) variance over the last
+    len(normalized_shape) dimensions; weight and bias of shape normalized_shape, or None."""
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     return LayerNormFunction.apply(_tensor_arg(input, "layer_norm"), weight, bias, shape, eps)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """GELU of each element: input * Phi(input), or its tanh approximation with approximate="tanh"."""
     return _tensor_arg(input, "gelu").gelu(approximate)
 
 
 def relu(input: Tensor) -> Tensor:
+    """max(input, 0) of each element."""
     return _tensor_arg(input, "relu").relu()
 
 
 def tanh(input: Tensor) -> Tensor:
+    """tanh of each element."""
     return _tensor_arg(input, "tanh").tanh()
 
 
 def sigmoid(input: Tensor) -> Tensor:
+    """1 / (1 + exp(-input)) of each element."""
     return _tensor_arg(input, "sigmoid").sigmoid()
 
 
 def softmax(input: Tensor, dim: int = -1) -> Tensor:
+    """exp(input) / sum(exp(input)) along `dim`."""
     return _tensor_arg(input, "softmax").softmax(dim)
 
 
 def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
+    """log(softmax(input)) along `dim`, as input - logsumexp(input)."""
     return _tensor_arg(input, "log_softmax").log_softmax(dim)
 
 

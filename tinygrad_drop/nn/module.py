@@ -73,6 +73,7 @@ class Module:
     # ---- calling -----------------------------------------------------------------------------
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation of this layer or model; `module(x)` calls it. Every subclass defines it."""
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -150,6 +151,7 @@ class Module:
                             "(numpy array, Tensor or None expected)")
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register `param` under `name`, as `self.name = param` does (None reserves the name)."""
         self._require_init("parameters")
         self._check_name(name, "parameter")
         if param is not None and not isinstance(param, Parameter):
@@ -171,6 +173,8 @@ class Module:
             self._non_persistent_buffers.add(name)
 
     def add_module(self, name: str, module: Module | None) -> None:
+        """Register `module` as the child `name`, as `self.name = module` does; register_module is
+        the same method."""
         self._require_init("module")
         self._check_name(name, "module")
         if module is not None and not isinstance(module, Module):
@@ -183,6 +187,7 @@ class Module:
     # ---- walking the tree --------------------------------------------------------------------
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(name, module) of each direct child, each module once."""
         seen: set[int] = set()
         for name, module in self._modules.items():
             if module is not None and id(module) not in seen:
@@ -190,6 +195,7 @@ class Module:
                 yield name, module
 
     def children(self) -> Iterator[Module]:
+        """The direct children, each once."""
         for _, module in self.named_children():
             yield module
 
@@ -209,6 +215,7 @@ class Module:
                     stack.append((f"{name}.{child_name}" if name else child_name, child))
 
     def modules(self) -> Iterator[Module]:
+        """Every module in the tree, itself first (see named_modules)."""
         for _, module in self.named_modules():
             yield module
 
@@ -227,13 +234,17 @@ class Module:
         return self._named_members("_parameters", prefix, recurse)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Every parameter of the tree (of this module only if not recurse), a tied one once: what an
+        optimizer is given."""
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
     def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Any]]:
+        """(dotted name, buffer) pairs, each buffer once."""
         return self._named_members("_buffers", prefix, recurse)
 
     def buffers(self, recurse: bool = True) -> Iterator[Any]:
+        """Every buffer of the tree (of this module only if not recurse), each once."""
         for _, buffer in self.named_buffers(recurse=recurse):
             yield buffer
 
@@ -247,6 +258,7 @@ class Module:
     # ---- modes and gradients -----------------------------------------------------------------
 
     def train(self, mode: bool = True) -> Module:
+        """Set `.training` on every module of the tree (dropout drops only in training) and return self."""
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
         self.training = mode
@@ -255,6 +267,7 @@ class Module:
         return self
 
     def eval(self) -> Module:
+        """train(False): evaluation mode, dropout off. Returns self."""
         return self.train(False)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -279,9 +292,12 @@ class Module:
         return self
 
     def float(self) -> Module:
+        """to(float32): floating-point parameters and buffers to float32, in place. Returns self."""
         return self.to(np.float32)
 
     def double(self) -> Module:
+        """to(float64): floating-point parameters and buffers to float64, in place (what gradcheck
+        wants). Returns self."""
         return self.to(np.float64)
 
     # ---- state dict --------------------------------------------------------------------------
@@ -378,6 +394,7 @@ class ModuleSequence(Module):
         return iter(self._modules.values())
 
     def append(self: SequenceT, module: Module) -> SequenceT:
+        """Add `module` at the end, registered under its position. Returns self."""
         self.add_module(str(len(self)), module)
         return self
 
@@ -430,11 +447,13 @@ class ModuleList(ModuleSequence):
         return self._modules[self._key(index)]
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
+        """Append each of `modules` in order. Returns self."""
         for module in modules:
             self.append(module)
         return self
 
     def insert(self, index: int, module: Module) -> None:
+        """Insert `module` before position `index`; the children are renumbered "0", "1", ..."""
         items = list(self._modules.values())
         items.insert(index, module)
         self._modules.clear()
@@ -472,18 +491,23 @@ class ModuleDict(Module):
         return key in self._modules
 
     def keys(self) -> Iterable[str]:
+        """The names, in insertion order."""
         return self._modules.keys()
 
     def items(self) -> Iterable[tuple[str, Module]]:
+        """(name, module) pairs, in insertion order."""
         return self._modules.items()
 
     def values(self) -> Iterable[Module]:
+        """The modules, in insertion order."""
         return self._modules.values()
 
     def pop(self, key: str) -> Module:
+        """Remove the module `key` and return it."""
         return self._modules.pop(key)
 
     def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        """Add (or replace) the modules of a mapping or of (name, module) pairs."""
         pairs = modules.items() if isinstance(modules, Mapping) else modules
         for key, module in pairs:
             self.add_module(key, module)

@@ -28,6 +28,17 @@ from .optimizer import Optimizer, ParamsLike
 
 
 class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015): a step per coordinate scaled by running moments of the gradient,
+    weight decay added to the gradient (an L2 penalty). The module docstring has the update.
+
+    Args:
+        params: the parameters (e.g. model.parameters()), or a list of param-group dicts.
+        lr: the learning rate.
+        betas: decay factors of the running mean of g and of g^2.
+        eps: added to the denominator, which keeps a step bounded where the mean of g^2 is near 0.
+        weight_decay: L2 penalty, added to the gradient as weight_decay * p.
+    """
+
     decoupled_weight_decay = False
 
     def __init__(self, params: ParamsLike, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
@@ -44,6 +55,7 @@ class Adam(Optimizer):
                 raise ValueError(f"Invalid beta parameter at index {index}: {beta}")
 
     def step(self) -> None:
+        """One update of every parameter that has a .grad, in place (kernels/adamw.py)."""
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             # Plain Python numbers, so the compiled kernel sees one signature whatever the caller passed.
@@ -69,6 +81,20 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): the weights shrink by
+    lr * weight_decay * p each step, outside the adaptive scaling, the same for every parameter.
+    What GPT training uses; weight_decay defaults to 0.01, as in PyTorch.
+
+        optimizer = td.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
+
+    Args:
+        params: the parameters (e.g. model.parameters()), or a list of param-group dicts.
+        lr: the learning rate.
+        betas: decay factors of the running mean of g and of g^2.
+        eps: added to the denominator, which keeps a step bounded where the mean of g^2 is near 0.
+        weight_decay: the decoupled decay rate.
+    """
+
     decoupled_weight_decay = True
 
     def __init__(self, params: ParamsLike, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),

@@ -48,6 +48,7 @@ class LRScheduler:
         self._apply()
 
     def lr_at(self, iteration: int, group_index: int) -> float:
+        """The learning rate of param group `group_index` at `iteration` (0 is the first)."""
         raise NotImplementedError(f"{type(self).__name__} does not implement lr_at()")
 
     def _apply(self) -> None:
@@ -56,16 +57,20 @@ class LRScheduler:
             group["lr"] = lr
 
     def step(self) -> None:
+        """Move to the next iteration and set every group's lr for it (call after optimizer.step())."""
         self.last_epoch += 1
         self._apply()
 
     def get_last_lr(self) -> list[float]:
+        """The lr of each param group, as set for the current iteration."""
         return list(self._last_lr)
 
     def state_dict(self) -> dict[str, Any]:
+        """The iteration and the base lrs: what a resumed run needs to continue the schedule."""
         return {"last_epoch": self.last_epoch, "base_lrs": list(self.base_lrs)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Continue from a state_dict(): its iteration and base lrs, the groups' lr set to match."""
         self.last_epoch = int(state_dict["last_epoch"])
         self.base_lrs = list(state_dict["base_lrs"])
         self._apply()

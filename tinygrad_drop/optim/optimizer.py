@@ -85,9 +85,12 @@ class Optimizer:
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient before the next backward (which accumulates): .grad
+        becomes None, or zeros with set_to_none=False."""
         zero_grads(self._params_in_order(), set_to_none)
 
     def step(self) -> None:
+        """Update every parameter that has a .grad, by this optimizer's rule."""
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
 
     # ---- checkpoints -------------------------------------------------------------------------

@@ -22,6 +22,21 @@ from .optimizer import Optimizer, ParamsLike
 
 
 class SGD(Optimizer):
+    """Stochastic gradient descent, with optional momentum (heavy ball or Nesterov) and weight
+    decay, PyTorch's update (the module docstring spells it out).
+
+        optimizer = td.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        loss.backward(); optimizer.step(); optimizer.zero_grad()
+
+    Args:
+        params: the parameters (e.g. model.parameters()), or a list of param-group dicts.
+        lr: the learning rate.
+        momentum: the velocity's decay factor (0: plain SGD).
+        dampening: scales each new gradient into the velocity by (1 - dampening).
+        weight_decay: L2 penalty, added to the gradient as weight_decay * p.
+        nesterov: step along g + momentum * velocity instead of the velocity.
+    """
+
     def __init__(self, params: ParamsLike, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
