@@ -35,6 +35,7 @@ import signal
 import sys
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ import numpy as np
 import tinygrad_drop as td
 from tinygrad_drop.data.digit_tasks import DigitTask
 from tinygrad_drop.data.text import TextDataset, data_key, load_text
+from tinygrad_drop.kernels.compile_notice import announce_compilation
 from tinygrad_drop.optim.lr_scheduler import CosineWithWarmup
 from tinygrad_drop.training.checkpoint import (CHECKPOINT_NAME, BuildModel, checkpoint_path, load_checkpoint,
                                                save_checkpoint)
@@ -289,7 +291,9 @@ class Trainer:
         def elapsed() -> float:
             return self.elapsed_before + time.perf_counter() - started
 
-        with StopRequest() as stop:
+        with StopRequest() as stop, ExitStack() as first_calls:
+            # the baseline evaluation and the first step compile every kernel the run uses
+            first_calls.enter_context(announce_compilation())
             bar = ProgressBar(s.max_iters, s.batch_size * s.block_size, evaluate_every=s.eval_interval)
             # the untrained baseline (loss near ln(vocab_size)), once: a run stopped right after it
             # resumes with it already in its history
@@ -305,6 +309,7 @@ class Trainer:
                           f"with: python scripts/train.py --out-dir {self.out_dir} --resume", flush=True)
                     return INTERRUPTED_EXIT_CODE
                 loss = self.train_step()
+                first_calls.close()
                 if not math.isfinite(loss):
                     bar.close()
                     print(f"error: the training loss became {loss} at iter {self.iteration} (the weights "
