@@ -77,6 +77,9 @@ def backward_walk(root, grad=None, retain_graph: bool = False) -> Iterator[tuple
             replaced = hook(tensor._from_array(g))
             if replaced is not None:
                 g = as_array(replaced)
+                if g.shape != tensor.data.shape:  # the node's backward (a kernel, maybe) trusts this shape
+                    raise RuntimeError(f"a hook returned a gradient of shape {g.shape} for a tensor of shape "
+                                       f"{tensor.data.shape}")
         if tensor.grad_fn is None or tensor._retains_grad:
             tensor._accumulate_grad(g)
         node = tensor.grad_fn

@@ -28,7 +28,7 @@ from ..kernels.attention_heads import attention_heads_backward, attention_heads_
 from ..kernels.bias import add_bias
 from .broadcast import unbroadcast
 from .dtypes import require_float
-from .linear import linear_grads
+from .linear import check_linear_shapes, linear_grads
 
 
 def additive_mask(attn_mask, lead: tuple, T: int, S: int, dtype) -> np.ndarray:
@@ -109,6 +109,7 @@ class CausalQKVAttention(Function):
             raise ValueError(f"causal self-attention: weight of shape {weight.shape} does not fit input {x.shape} "
                              f"with {n_head} heads (expected input (B, T, C), weight (3C, C), and C divisible "
                              "by the heads)")
+        check_linear_shapes("causal self-attention", x, weight, bias)
         B, T, _ = x.shape
         head_size = C // n_head
         x2d = x.reshape(-1, C)

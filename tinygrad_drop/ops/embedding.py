@@ -19,7 +19,9 @@ class EmbeddingFunction(Function):
         if indices.size and (indices.min() < 0 or indices.max() >= weight.shape[0]):
             bad = indices[(indices < 0) | (indices >= weight.shape[0])][0]
             raise IndexError(f"embedding: index {int(bad)} is out of range for {weight.shape[0]} embeddings")
-        ctx.indices, ctx.num_embeddings = indices.astype(np.int64, copy=False).ravel(), weight.shape[0]
+        # a copy: backward scatters by these indices, so they must be the ones checked above even
+        # if the caller's array is refilled before backward
+        ctx.indices, ctx.num_embeddings = np.array(indices, dtype=np.int64).ravel(), weight.shape[0]
         return weight[indices]
 
     @staticmethod

@@ -40,7 +40,7 @@ class CrossEntropy(Function):
             logits, target = logits[None, :], np.asarray(target).reshape(1)
         check_targets(logits, target, ignore_index)
         logits = np.ascontiguousarray(logits)
-        target = target.astype(np.int64, copy=False)
+        target = np.array(target, dtype=np.int64)  # a copy: backward indexes by the targets checked above
         loss_sum, count, lse = cross_entropy_forward(logits, target, ignore_index)
         ctx.save_for_backward(logits, target, lse)
         ctx.ignore_index, ctx.reduction, ctx.count, ctx.squeeze = ignore_index, reduction, count, squeeze

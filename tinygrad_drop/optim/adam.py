@@ -24,7 +24,7 @@ import numpy as np
 
 from ..kernels.adamw import AdamHyperparameters, adamw_update
 from ..ops.dtypes import require_float
-from .optimizer import Optimizer, ParamsLike
+from .optimizer import Optimizer, ParamsLike, checked_grad
 
 
 class Adam(Optimizer):
@@ -69,7 +69,7 @@ class Adam(Optimizer):
                 # and share the parameter's dtype. (The gradient may be a broadcast view: copy it.)
                 if not (param.data.flags.c_contiguous and param.data.flags.writeable):
                     param.data = np.array(param.data, order="C")
-                grad = np.ascontiguousarray(param.grad.data, dtype=param.data.dtype)
+                grad = np.ascontiguousarray(checked_grad(type(self).__name__, param), dtype=param.data.dtype)
                 state = self.state.setdefault(param, {})
                 if not state:
                     state["step"] = 0

@@ -32,6 +32,17 @@ def _require_ordered(params: Any) -> None:
                         "ordering of tensors in sets will change between runs. Please use a list instead.")
 
 
+def checked_grad(optimizer: str, param: Tensor) -> np.ndarray:
+    """param.grad's array, refused unless it has the parameter's shape: the updates write through
+    flat views of the parameter and read the gradient the same way, so another size would read
+    past it or leave weights unread."""
+    grad = param.grad.data
+    if grad.shape != param.data.shape:
+        raise ValueError(f"{optimizer}.step: a parameter of shape {param.data.shape} has a gradient of shape "
+                         f"{grad.shape}")
+    return grad
+
+
 class Optimizer:
     """Base class: subclasses define `step()` and may check hyperparameters in `_validate`."""
 

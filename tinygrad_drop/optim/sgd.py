@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamsLike
+from .optimizer import Optimizer, ParamsLike, checked_grad
 
 
 class SGD(Optimizer):
@@ -57,7 +57,7 @@ class SGD(Optimizer):
             for param in group["params"]:
                 if param.grad is None:
                     continue
-                grad = param.grad.data
+                grad = checked_grad(type(self).__name__, param)
                 if weight_decay != 0:
                     grad = grad + weight_decay * param.data
                 if momentum != 0:
