@@ -382,9 +382,9 @@ class Tensor:
             return op.apply(self, None, False)
         if not isinstance(dim, (int, np.integer)):
             raise TypeError(f"{name}: dim must be a single int, got {dim!r}")
-        (axis,) = reduce.normalize_axes(dim, self.ndim, name)
-        values = op.apply(self, axis, keepdim)
-        indices = arg_extreme(self.data, axis=axis, keepdims=keepdim)
+        axes = reduce.normalize_axes(dim, self.ndim, name)  # None for a 0-d tensor: its one element
+        values = op.apply(self, None if axes is None else axes[0], keepdim)
+        indices = np.zeros((), np.int64) if axes is None else arg_extreme(self.data, axis=axes[0], keepdims=keepdim)
         return MinMax(values, Tensor._from_array(indices))
 
     def argmax(self, dim=None, keepdim: bool = False):

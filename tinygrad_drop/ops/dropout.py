@@ -20,11 +20,12 @@ class DropoutFunction(Function):
     def forward(ctx, x, p, key, scale):
         require_float("dropout", x)
         ctx.p, ctx.key, ctx.scale = p, key, scale
-        return dropout_apply(np.ascontiguousarray(x), p, key, scale)
+        # reshape: ascontiguousarray makes a 0-d array 1-d
+        return dropout_apply(np.ascontiguousarray(x).reshape(x.shape), p, key, scale)
 
     @staticmethod
     def backward(ctx, grad):
         # y = x * mask * scale, so dy/dx = mask * scale
         # BEGIN SOLUTION dropout: the gradient passes through the forward's mask and scale (same key)
-        return dropout_apply(np.ascontiguousarray(grad), ctx.p, ctx.key, ctx.scale), None, None, None
+        return dropout_apply(np.ascontiguousarray(grad).reshape(grad.shape), ctx.p, ctx.key, ctx.scale), None, None, None
         # END SOLUTION

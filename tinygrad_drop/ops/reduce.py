@@ -24,7 +24,8 @@ def normalize_axes(dim, ndim: int, op: str):
         normalized.append(int(axis) % max(ndim, 1))
     if len(set(normalized)) != len(normalized):
         raise ValueError(f"{op}: dim {dim!r} names the same dimension twice")
-    return tuple(normalized)
+    # a 0-d tensor takes dim 0 or -1, as in PyTorch, and reducing it over that is reducing it whole
+    return tuple(normalized) if ndim else None
 
 
 def reduced_count(shape: tuple, axes) -> int:

@@ -17,7 +17,8 @@ from .dtypes import require_float
 def as_rows(x: np.ndarray, axis: int) -> np.ndarray:
     """Move `axis` last and fold the rest into rows: a contiguous (rows, size) array."""
     moved = np.moveaxis(x, axis, -1)
-    return np.ascontiguousarray(moved).reshape(-1, x.shape[axis])
+    size = x.shape[axis]
+    return np.ascontiguousarray(moved).reshape(x.size // size if size else 0, size)
 
 
 def from_rows(rows: np.ndarray, shape: tuple, axis: int) -> np.ndarray:
@@ -27,17 +28,21 @@ def from_rows(rows: np.ndarray, shape: tuple, axis: int) -> np.ndarray:
 
 
 def forward_on_rows(ctx, kernel, x: np.ndarray, axis: int) -> np.ndarray:
-    """y = kernel(rows of x along `axis`), saving y for `backward_on_rows`."""
-    y = kernel(as_rows(x, axis))
+    """y = kernel(rows of x along `axis`), saving y for `backward_on_rows`. A 0-d x is one row
+    of one element (softmax 1, log_softmax 0, as in PyTorch)."""
+    shape = x.shape or (1,)
+    ctx.shape, ctx.axis, ctx.given_shape = shape, axis, x.shape
+    y = kernel(as_rows(x.reshape(shape), axis)) if x.size else np.empty((0, shape[axis]), x.dtype)
     ctx.save_for_backward(y)
-    ctx.shape, ctx.axis = x.shape, axis
-    return from_rows(y, x.shape, axis)
+    return from_rows(y, shape, axis).reshape(x.shape)
 
 
 def backward_on_rows(ctx, kernel, grad: np.ndarray) -> np.ndarray:
     """dx = kernel(y, rows of grad), back in x's shape."""
     (y,) = ctx.saved_tensors
-    return from_rows(kernel(y, as_rows(grad, ctx.axis)), ctx.shape, ctx.axis)
+    if not y.size:
+        return np.zeros(ctx.given_shape, grad.dtype)
+    return from_rows(kernel(y, as_rows(grad.reshape(ctx.shape), ctx.axis)), ctx.shape, ctx.axis).reshape(ctx.given_shape)
 
 
 class Softmax(Function):

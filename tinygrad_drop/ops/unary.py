@@ -107,7 +107,8 @@ class GELUFunction(Function):
     @staticmethod
     def forward(ctx, x, approximate):
         require_float("gelu", x)
-        y, dy_dx = gelu(np.ascontiguousarray(x), approximate, ctx.needs_input_grad[0])
+        x = np.ascontiguousarray(x).reshape(x.shape)  # reshape: ascontiguousarray makes a 0-d array 1-d
+        y, dy_dx = gelu(x, approximate, ctx.needs_input_grad[0])
         ctx.save_for_backward(dy_dx)
         return y
 

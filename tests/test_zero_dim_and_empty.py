@@ -1,0 +1,45 @@
+"""0-d and empty tensors through the ops that used to fail on them (issue 22): the values, shapes
+and gradients PyTorch gives, on both backends."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_drop as td
+import tinygrad_drop.nn.functional as F
+
+CASES = {
+    "gelu of a 0-d tensor": ((), lambda x, lib: lib.gelu(x)),
+    "softmax of a 0-d tensor": ((), lambda x, lib: x.softmax(0)),
+    "log_softmax of a 0-d tensor": ((), lambda x, lib: x.log_softmax(-1)),
+    "sum over dim 0 of a 0-d tensor": ((), lambda x, lib: x.sum(dim=0)),
+    "mean over dim -1 of a 0-d tensor, keepdim": ((), lambda x, lib: x.mean(dim=-1, keepdim=True)),
+    "max over dim 0 of a 0-d tensor": ((), lambda x, lib: x.max(dim=0)[0]),
+    "softmax over an empty last dim": ((3, 0), lambda x, lib: x.softmax(-1)),
+    "log_softmax over an empty last dim": ((3, 0), lambda x, lib: x.log_softmax(-1)),
+    "softmax of no rows": ((0, 4), lambda x, lib: x.softmax(-1)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_against_pytorch(case, backend):
+    torch = pytest.importorskip("torch")
+    shape, fn = CASES[case]
+    data = np.random.default_rng(0).standard_normal(shape)
+    ours_x, theirs_x = td.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    ours, theirs = fn(ours_x, F), fn(theirs_x, torch.nn.functional)
+    assert ours.shape == tuple(theirs.shape)
+    np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=1e-12, atol=1e-15)
+    ours.sum().backward()
+    theirs.sum().backward()
+    assert ours_x.grad.shape == tuple(theirs_x.grad.shape)
+    np.testing.assert_allclose(ours_x.grad.numpy(), theirs_x.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_dropout_of_a_0d_tensor_keeps_its_shape_and_masks_its_gradient(backend):
+    td.manual_seed(3)
+    x = td.tensor(2.0, dtype=np.float64, requires_grad=True)
+    y = F.dropout(x, 0.5)
+    y.backward()
+    assert y.shape == () and x.grad.shape == ()
+    assert (y.item(), x.grad.item()) in ((4.0, 2.0), (0.0, 0.0))
