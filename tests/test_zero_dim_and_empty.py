@@ -18,7 +18,21 @@ CASES = {
     "softmax over an empty last dim": ((3, 0), lambda x, lib: x.softmax(-1)),
     "log_softmax over an empty last dim": ((3, 0), lambda x, lib: x.log_softmax(-1)),
     "softmax of no rows": ((0, 4), lambda x, lib: x.softmax(-1)),
+    "layer_norm over an empty dim": ((3, 0), lambda x, lib: lib.layer_norm(x, (0,))),
+    "layer_norm of no rows": ((0, 5), lambda x, lib: lib.layer_norm(x, (5,))),
 }
+
+
+def test_embedding_of_no_indices(backend):
+    torch = pytest.importorskip("torch")
+    table = np.random.default_rng(1).standard_normal((5, 3))
+    ours_w, theirs_w = td.tensor(table, requires_grad=True), torch.tensor(table, requires_grad=True)
+    ours = F.embedding(np.zeros((2, 0), np.int64), ours_w)
+    theirs = torch.nn.functional.embedding(torch.zeros((2, 0), dtype=torch.int64), theirs_w)
+    assert ours.shape == tuple(theirs.shape) == (2, 0, 3)
+    ours.sum().backward()
+    theirs.sum().backward()
+    np.testing.assert_array_equal(ours_w.grad.numpy(), theirs_w.grad.numpy())
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -22,9 +22,10 @@ class EmbeddingFunction(Function):
         # a copy: backward scatters by these indices, so they must be the ones checked above even
         # if the caller's array is refilled before backward
         ctx.indices, ctx.num_embeddings = np.array(indices, dtype=np.int64).ravel(), weight.shape[0]
+        ctx.embedding_dim = weight.shape[1]
         return weight[indices]
 
     @staticmethod
     def backward(ctx, grad):
-        grad2d = np.ascontiguousarray(grad).reshape(ctx.indices.size, -1)
+        grad2d = np.ascontiguousarray(grad).reshape(ctx.indices.size, ctx.embedding_dim)
         return embedding_backward(ctx.indices, grad2d, ctx.num_embeddings), None

@@ -25,7 +25,7 @@ class LayerNormFunction(Function):
             if param is not None and param.shape != tuple(normalized_shape):
                 raise ValueError(f"layer_norm: {name} of shape {param.shape} does not match normalized_shape "
                                  f"{tuple(normalized_shape)}")
-        x2d = np.ascontiguousarray(x).reshape(-1, width)
+        x2d = np.ascontiguousarray(x).reshape(x.size // width if width else 0, width)  # no -1: width may be 0
         # without affine parameters the kernel still multiplies by 1 and adds 0
         weight2d = np.ones(width, x.dtype) if weight is None else np.ascontiguousarray(weight, dtype=x.dtype).reshape(width)
         bias2d = np.zeros(width, x.dtype) if bias is None else np.ascontiguousarray(bias, dtype=x.dtype).reshape(width)
