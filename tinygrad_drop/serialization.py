@@ -67,19 +67,39 @@ def _encode(obj: Any, path: list[str], arrays: dict[str, np.ndarray]) -> Any:
     raise TypeError(f"td.save cannot store a {type(obj).__name__} (at '{'/'.join(path) or 'top level'}')")
 
 
-def _decode(node: Any, arrays: Mapping[str, np.ndarray]) -> Any:
+# A checkpoint nests a few levels (model / state / index / moment); a file that nests deeper than
+# this was not written by td.save, and would only exhaust the decoder's recursion.
+MAX_NESTING = 100
+
+
+def _decode(node: Any, arrays: Mapping[str, np.ndarray], depth: int = 0) -> Any:
+    if depth > MAX_NESTING:
+        raise ValueError(f"its header nests deeper than {MAX_NESTING} levels")
     if not isinstance(node, dict):
         return node
     (kind, payload), = node.items()
     if kind == "array":
         return arrays[payload]
     if kind == "dict":
-        return {key: _decode(value, arrays) for key, value in payload}
+        return {key: _decode(value, arrays, depth + 1) for key, value in payload}
     if kind == "list":
-        return [_decode(value, arrays) for value in payload]
+        return [_decode(value, arrays, depth + 1) for value in payload]
     if kind == "tuple":
-        return tuple(_decode(value, arrays) for value in payload)
+        return tuple(_decode(value, arrays, depth + 1) for value in payload)
     raise ValueError(f"unknown entry kind {kind!r} in the header")
+
+
+def _check_declared_size(archive: Any, name: str) -> None:
+    """Refuse an entry whose .npy header declares more bytes than the entry holds, before numpy
+    allocates them (a crafted header can ask for terabytes)."""
+    info = archive.zip.getinfo(f"{name}.npy")
+    with archive.zip.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(member)
+    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if declared > info.file_size:
+        raise ValueError(f"its entry '{name}' declares {declared} bytes of data but holds {info.file_size}")
 
 
 def _write_npz(file: Any, entries: Mapping[str, np.ndarray]) -> None:
@@ -130,8 +150,10 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     _fsync_directory(directory)
 
 
-# Whatever a damaged or foreign file makes numpy, zipfile or json raise while reading it.
-_READ_ERRORS = (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, zlib.error, struct.error)
+# Whatever a damaged or foreign file makes numpy, zipfile or json raise while reading it (json's
+# decoder recurses, so a header nested thousands deep ends in RecursionError there).
+_READ_ERRORS = (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, zlib.error, struct.error,
+                RecursionError)
 
 
 def _read(path: str) -> Any:
@@ -143,12 +165,15 @@ def _read(path: str) -> Any:
         with loaded as archive:
             if HEADER_NAME not in archive.files:
                 raise ValueError(f"it has no '{HEADER_NAME}' header entry (not written by td.save)")
+            _check_declared_size(archive, HEADER_NAME)
             header = json.loads(str(archive[HEADER_NAME].item()))
             if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
                 raise ValueError("its header entry does not describe a tinygrad_drop checkpoint")
             if header.get("version") != FORMAT_VERSION:
                 raise ValueError(f"it has format version {header.get('version')!r}; "
                                  f"this version reads {FORMAT_VERSION}")
+            for name in archive.files:
+                _check_declared_size(archive, name)
             arrays = {name: archive[name] for name in archive.files if name != HEADER_NAME}
     return _decode(header["tree"], arrays)
 
