@@ -57,3 +57,19 @@ def test_dropout_of_a_0d_tensor_keeps_its_shape_and_masks_its_gradient(backend):
     y.backward()
     assert y.shape == () and x.grad.shape == ()
     assert (y.item(), x.grad.item()) in ((4.0, 2.0), (0.0, 0.0))
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_with_no_queries(backend, causal):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    arrays = [rng.standard_normal(shape) for shape in ((2, 0, 4), (2, 3, 4), (2, 3, 5))]
+    ours = [td.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ours_out = F.scaled_dot_product_attention(*ours, is_causal=causal)
+    theirs_out = torch.nn.functional.scaled_dot_product_attention(*theirs, is_causal=causal)
+    assert ours_out.shape == tuple(theirs_out.shape) == (2, 0, 5)
+    ours_out.sum().backward()
+    theirs_out.sum().backward()
+    for mine, reference in zip(ours, theirs):
+        np.testing.assert_array_equal(mine.grad.numpy(), reference.grad.numpy())

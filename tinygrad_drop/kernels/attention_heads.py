@@ -38,6 +38,11 @@ from .gemm import NO_TRANSPOSE, SINGLE_THREAD_PRODUCT, TRANSPOSE, gemm, gemm_add
 # ---------------------------------------------------------------------------- the numpy reference
 
 
+def heads_of(scores: np.ndarray) -> int:
+    """How many (T, S) matrices a (..., T, S) array holds (a reshape to (-1, T, S) fails when T is 0)."""
+    return int(np.prod(scores.shape[:-2]))
+
+
 def attention_heads_forward_numpy(q, k, v, bias, has_bias: bool, causal: bool, scale: float, p: float, key,
                                   out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """out = dropout(softmax(scale q k^T + bias)) v, for q (..., T, E), k (..., S, E), v (..., S, Ev),
@@ -45,7 +50,7 @@ def attention_heads_forward_numpy(q, k, v, bias, has_bias: bool, causal: bool, s
     without dropout). bias is (BH, T, S), read only if has_bias."""
     T, S = q.shape[-2], k.shape[-2]
     scores = q @ k.swapaxes(-1, -2)
-    probs, dropped = attention_probs_forward_numpy(scores.reshape(-1, T, S), bias, has_bias, causal, scale, p, key)
+    probs, dropped = attention_probs_forward_numpy(scores.reshape(heads_of(scores), T, S), bias, has_bias, causal, scale, p, key)
     out[...] = dropped.reshape(scores.shape) @ v
     return probs, dropped
 
@@ -111,7 +116,7 @@ def composed_forward(q, k, v, bias, has_bias: bool, causal: bool, scale: float, 
     scores = empty_scores(q.shape[:-1] + (S,), q.dtype, by_rows)
     for rows, keys in by_rows:
         np.matmul(q[..., rows, :], k[..., keys, :].swapaxes(-1, -2), out=scores[..., rows, keys])
-    probs, dropped = attention_probs_forward_numba(scores.reshape(-1, T, S), bias, has_bias, causal, scale, p, key)
+    probs, dropped = attention_probs_forward_numba(scores.reshape(heads_of(scores), T, S), bias, has_bias, causal, scale, p, key)
     weights = dropped.reshape(scores.shape)
     for rows, keys in by_rows:
         np.matmul(weights[..., rows, keys], v[..., keys, :], out=out[..., rows, :])

@@ -40,7 +40,7 @@ def additive_mask(attn_mask, lead: tuple, T: int, S: int, dtype) -> np.ndarray:
     except ValueError:
         raise ValueError(f"scaled_dot_product_attention: attn_mask of shape {attn_mask.shape} cannot be "
                          f"broadcast to the attention shape {lead + (T, S)}") from None
-    return np.ascontiguousarray(full).reshape(-1, T, S)
+    return np.ascontiguousarray(full).reshape(int(np.prod(lead)), T, S)  # no -1: T may be 0
 
 
 def rows_contiguous(array: np.ndarray) -> np.ndarray:
