@@ -224,3 +224,9 @@ class GPT(nn.Module):
                 next_token = np.array([rng.choice(probs.shape[-1], p=row) for row in probs])
             idx = np.concatenate([idx, next_token[:, None]], axis=1)
         return td.tensor(idx)
+
+
+def build_gpt(config: dict) -> GPT:
+    """A GPT from a dict of GPTConfig's fields: how the trainer and its checkpoints describe a
+    model (the library's training code takes this function and never imports models/)."""
+    return GPT(GPTConfig(**config))

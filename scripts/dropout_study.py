@@ -116,12 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_args(argv)
     except UsageError as error:
         return report(error)
-    from models.gpt import GPT, GPTConfig
+    from models.gpt import build_gpt
     from tinygrad_drop.data.text import load_text
     from tinygrad_drop.training.trainer import INTERRUPTED_EXIT_CODE, remove_run, run
-
-    def build_gpt(config: dict) -> GPT:
-        return GPT(GPTConfig(**config))
 
     try:
         out_dir = Path(args.out_dir)

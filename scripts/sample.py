@@ -44,11 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         return report(error)
     import tinygrad_drop as td
-    from models.gpt import GPT, GPTConfig
+    from models.gpt import build_gpt
     from tinygrad_drop.training.checkpoint import checkpoint_path, load_checkpoint, restore_model
-
-    def build_gpt(config: dict) -> GPT:
-        return GPT(GPTConfig(**config))
 
     try:
         path = checkpoint_path(args.out_dir)

@@ -80,11 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_args(argv)
     except UsageError as error:
         return report(error)
-    from models.gpt import GPT, GPTConfig
+    from models.gpt import build_gpt
     from tinygrad_drop.training.trainer import INTERRUPTED_EXIT_CODE, SETTING_NAMES, run
-
-    def build_gpt(config: dict) -> GPT:
-        return GPT(GPTConfig(**config))
 
     try:
         given = {name: getattr(args, name) for name in SETTING_NAMES if getattr(args, name, None) is not None}
