@@ -219,11 +219,6 @@ def stop_sharing_blas_threads() -> None:
     state.process.blas_callback = None
 
 
-def shares_blas_threads() -> bool:
-    """Whether numpy's products run on Numba's threads in this process."""
-    return state.process.blas_callback is not None
-
-
 def blas_thread_count(count: int | None = None) -> int:
     """numpy's OpenBLAS thread count; with `count`, set it first. 0 where numpy's BLAS is not an
     OpenBLAS this module can reach (then nothing is set)."""
