@@ -1,8 +1,8 @@
 """Everything tinygrad_drop remembers between calls, in one place.
 
 - `process`: what holds for the whole process, as in PyTorch: the kernel backend, the random
-  state (the seed, dropout's call counter, the numpy generator), anomaly mode, and whether the
-  kernels' thread pool has been set up (kernels/thread_pool.py).
+  state (the seed, dropout's call counter, the numpy generator), anomaly mode, and the kernels'
+  thread pool: whether it has been set up, and what its load watch last saw (kernels/thread_pool.py).
 - `this_thread`: grad mode, which PyTorch keeps per thread, so a `no_grad()` block in one thread
   leaves training in another alone.
 

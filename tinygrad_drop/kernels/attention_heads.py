@@ -50,7 +50,8 @@ def attention_heads_forward_numpy(q, k, v, bias, has_bias: bool, causal: bool, s
     without dropout). bias is (BH, T, S), read only if has_bias."""
     T, S = q.shape[-2], k.shape[-2]
     scores = q @ k.swapaxes(-1, -2)
-    probs, dropped = attention_probs_forward_numpy(scores.reshape(heads_of(scores), T, S), bias, has_bias, causal, scale, p, key)
+    probs, dropped = attention_probs_forward_numpy(scores.reshape(heads_of(scores), T, S), bias, has_bias, causal,
+                                                   scale, p, key)
     out[...] = dropped.reshape(scores.shape) @ v
     return probs, dropped
 
@@ -116,7 +117,8 @@ def composed_forward(q, k, v, bias, has_bias: bool, causal: bool, scale: float, 
     scores = empty_scores(q.shape[:-1] + (S,), q.dtype, by_rows)
     for rows, keys in by_rows:
         np.matmul(q[..., rows, :], k[..., keys, :].swapaxes(-1, -2), out=scores[..., rows, keys])
-    probs, dropped = attention_probs_forward_numba(scores.reshape(heads_of(scores), T, S), bias, has_bias, causal, scale, p, key)
+    probs, dropped = attention_probs_forward_numba(scores.reshape(heads_of(scores), T, S), bias, has_bias, causal,
+                                                   scale, p, key)
     weights = dropped.reshape(scores.shape)
     for rows, keys in by_rows:
         np.matmul(weights[..., rows, keys], v[..., keys, :], out=out[..., rows, :])
