@@ -19,13 +19,13 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tinygrad_drop"
 
 # The layer of each top-level part of the package; a module may import only its own layer or lower.
 LAYERS = {
-    "state": 0,
+    "state": 0, "device": 0,
     "kernels": 1,
     "random": 2, "autograd": 2,
     "ops": 3,
     "tensor": 4,
     "gradcheck": 5, "nn": 5, "optim": 5, "serialization": 5, "viz": 5, "utils": 5, "benchmark": 5,
-    "data": 9, "training": 9,
+    "data": 9, "training": 9, "compat": 9, "run": 9,
 }
 TOP = 8  # tinygrad_drop/__init__.py gathers the public names from every layer below it
 

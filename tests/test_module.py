@@ -209,15 +209,19 @@ def test_module_list_and_dict():
 
 # ---- state dict -------------------------------------------------------------------------------
 
-def test_state_dict_names_copies_and_tied_entries():
+def test_state_dict_names_tied_entries_and_shares_memory_as_pytorch():
     net = TiedNet()
     sd = net.state_dict()
     assert list(sd) == ["scale", "encoder.weight", "encoder.bias", "blocks.0.weight", "blocks.0.bias",
                         "blocks.1.weight", "blocks.1.bias", "heads.out.weight", "heads.out.bias"]
-    assert all(isinstance(v, np.ndarray) for v in sd.values())
+    assert all(isinstance(v, td.Tensor) and not v.requires_grad for v in sd.values())
     np.testing.assert_array_equal(sd["heads.out.weight"], sd["encoder.weight"])
     net.encoder.weight.data[...] = -1
-    assert sd["encoder.weight"][0, 1] == 1  # a copy, not a view of the live parameter
+    assert sd["encoder.weight"].data[0, 1] == -1  # a view of the live parameter, as PyTorch's
+    with td.no_grad():
+        sd["encoder.bias"].copy_(np.full(net.encoder.bias.shape, 3.0))  # loads the weight
+    np.testing.assert_array_equal(net.encoder.bias.data, 3.0)
+    assert net.state_dict(keep_vars=True)["encoder.weight"] is net.encoder.weight
 
 
 def test_state_dict_round_trip_keeps_ties_and_dtypes():
@@ -225,9 +229,8 @@ def test_state_dict_round_trip_keeps_ties_and_dtypes():
     for i, p in enumerate(source.parameters()):
         p.data[...] = np.random.default_rng(i).normal(size=p.shape)
     source.scale[...] = [5.0, 7.0]
-    sd = source.state_dict()
+    sd = {k: v.numpy().astype(np.float64) for k, v in source.state_dict().items()}
     sd["blocks.0.bias"] = td.Tensor(sd["blocks.0.bias"])  # Tensors are accepted too
-    sd = {k: (v.astype(np.float64) if isinstance(v, np.ndarray) else v) for k, v in sd.items()}
     weight_array = target.encoder.weight.data
     result = target.load_state_dict(sd)
     assert result.missing_keys == [] and result.unexpected_keys == []
@@ -240,7 +243,7 @@ def test_state_dict_round_trip_keeps_ties_and_dtypes():
 
 def test_load_state_dict_reports_every_problem_at_once():
     net = Affine(2, 3)
-    before = net.state_dict()
+    before = {name: value.numpy().copy() for name, value in net.state_dict().items()}
     bad = {"weight": np.zeros((2, 3)), "extra": np.zeros(1)}
     with pytest.raises(RuntimeError) as error:
         net.load_state_dict(bad)
@@ -257,7 +260,7 @@ def test_load_state_dict_missing_and_unexpected_alone():
     net = Affine(2, 3)
     with pytest.raises(RuntimeError, match='Missing key\\(s\\) in state_dict: "weight", "bias"'):
         net.load_state_dict({})
-    sd = net.state_dict()
+    sd = dict(net.state_dict())
     sd["bonus"] = np.zeros(2)
     with pytest.raises(RuntimeError, match='Unexpected key\\(s\\) in state_dict: "bonus"') as error:
         net.load_state_dict(sd)

@@ -46,3 +46,38 @@ def set_rng_state(rng_state: dict) -> None:
     state.process.dropout_counter = int(rng_state["dropout_counter"])
     state.process.numpy_generator = np.random.default_rng()
     state.process.numpy_generator.bit_generator.state = rng_state["numpy_generator"]
+
+
+class Generator:
+    """A random stream of its own, as torch.Generator: `g = td.Generator().manual_seed(42)`, then
+    `generator=g` in randint, randn, randperm, multinomial or a DataLoader draws from it and
+    leaves the global stream (td.manual_seed's) alone.
+
+    Args:
+        device: accepted for PyTorch's signature; only the CPU exists.
+    """
+
+    def __init__(self, device: str = "cpu"):
+        self._seed = 67280421310721  # PyTorch's default seed of a new Generator
+        self.numpy_generator = np.random.default_rng(self._seed)
+
+    def manual_seed(self, seed: int) -> "Generator":
+        """Restart this stream from `seed`; returns the generator, as PyTorch's does."""
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+            raise TypeError(f"Generator.manual_seed expects an int, got {type(seed).__name__}")
+        self._seed = int(seed)
+        self.numpy_generator = np.random.default_rng(self._seed)
+        return self
+
+    def initial_seed(self) -> int:
+        """The seed this stream last started from."""
+        return self._seed
+
+
+def draws(generator_or_none: Generator | None) -> np.random.Generator:
+    """The numpy Generator a draw takes its numbers from: `generator=`'s, or the global one."""
+    if generator_or_none is None:
+        return state.process.numpy_generator
+    if not isinstance(generator_or_none, Generator):
+        raise TypeError(f"generator must be a td.Generator, got {type(generator_or_none).__name__}")
+    return generator_or_none.numpy_generator

@@ -11,15 +11,18 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from . import state
 from .autograd import engine
 from .autograd.function import Function
-from .ops import arithmetic, movement, reduce, softmax, unary
-from .random import generator
+from .device import as_dtype, check_device, device, is_device_like
+from .ops import arithmetic, movement, reduce, selection, softmax, unary
+from .random import Generator, draws, generator
 
 float32, float64, int32, int64, bool_ = np.float32, np.float64, np.int32, np.int64, np.bool_
 DEFAULT_FLOAT = np.float32
 
 MinMax = namedtuple("MinMax", ["values", "indices"])
+CPU = device("cpu")
 
 
 def to_array(data: Any, dtype=None) -> np.ndarray:
@@ -71,13 +74,19 @@ class Tensor:
         data: a number, a (nested) list, a numpy array or a Tensor; it is copied.
         requires_grad: record operations on this tensor so backward() fills its .grad.
         dtype: the numpy dtype of `data` (default: Python floats become float32, ints int64).
+
+    In-place writes (`x[i] = v`, `copy_`, `zero_`, `add_`, an optimizer step, ...) add one to
+    `x._version`; a recorded op that saved x for backward remembers the version it saw, and
+    backward raises PyTorch's "modified by an inplace operation" error if they differ, instead
+    of computing a gradient from the new values.
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_retains_grad", "_hooks", "__weakref__")
+    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_retains_grad", "_hooks", "_version", "__weakref__")
     __array_priority__ = 1000  # numpy array (op) Tensor defers to Tensor's reflected method
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype=None):
-        self.data = to_array(data, dtype)
+        self.data = to_array(data, as_dtype(dtype, "tensor"))
+        self._version = 0
         self.grad: Tensor | None = None
         self.grad_fn = None
         self._retains_grad = False
@@ -95,6 +104,7 @@ class Tensor:
         tensor.grad_fn = grad_fn
         tensor._retains_grad = False
         tensor._hooks = {}
+        tensor._version = 0
         return tensor
 
     @property
@@ -152,10 +162,99 @@ class Tensor:
         """The same data, cut from the graph."""
         return Tensor._from_array(self.data)
 
+    # ---- in-place writes: outside the graph, each one counted in _version ---------------------
+
+    def _check_inplace(self, op: str, value: Any = None) -> None:
+        """PyTorch's rules for writing into a tensor: not into a leaf that requires grad while
+        grad mode is on (optimizers and initializers write under no_grad), and, here, not into
+        or from a tensor that the graph records (PyTorch would record the write itself)."""
+        if not state.this_thread.grad_enabled:
+            return
+        if self._requires_grad and self.grad_fn is None:
+            raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in an in-place operation. "
+                               "Write into it under `with td.no_grad():` (torch.no_grad()), as optimizers and "
+                               "initializers do.")
+        if self._requires_grad or (isinstance(value, Tensor) and value._requires_grad):
+            raise RuntimeError(f"{op}: in-place writes that autograd would have to record are not supported by "
+                               "tinygrad_drop; compute a new tensor instead (x = x + y, x.masked_fill(mask, v), "
+                               "td.where(c, a, b), td.stack/td.cat of the pieces), or write under td.no_grad() "
+                               "to change values only")
+
+    def _write(self, op: str, value: Any, write: Callable[[np.ndarray, Any], None]) -> "Tensor":
+        """Run write(self.data, value's array) after the checks; count the write; return self."""
+        self._check_inplace(op, value)
+        try:
+            write(self.data, _raw(value))
+        except (ValueError, TypeError, IndexError) as error:
+            raise type(error)(f"{op}: cannot write a value of shape {np.shape(_raw(value))} and dtype "
+                              f"{np.asarray(_raw(value)).dtype} into a tensor of shape {self.shape} and dtype "
+                              f"{self.dtype}: {error}") from None
+        self._version += 1
+        return self
+
+    def __setitem__(self, index, value) -> None:
+        index = _index_args(index)
+
+        def assign(data, value):
+            data[index] = value
+        self._write("__setitem__", value, assign)
+
+    def copy_(self, src: Any) -> "Tensor":
+        """Copy src's values (broadcast to this shape, cast to this dtype) into this tensor."""
+        def assign(data, value):
+            data[...] = value
+        return self._write("copy_", src, assign)
+
     def zero_(self) -> "Tensor":
         """Fill with zeros in place (outside the graph) and return self."""
-        self.data[...] = 0
-        return self
+        return self.fill_(0)
+
+    def fill_(self, value: float) -> "Tensor":
+        """Fill with `value` in place (outside the graph) and return self."""
+        return self.copy_(value)
+
+    def add_(self, other: Any, alpha: float = 1) -> "Tensor":
+        """self += alpha * other, in place."""
+        return self._write("add_", other, lambda data, v: np.add(data, v if alpha == 1 else alpha * v, out=data))
+
+    def sub_(self, other: Any, alpha: float = 1) -> "Tensor":
+        """self -= alpha * other, in place."""
+        return self._write("sub_", other, lambda data, v: np.subtract(data, v if alpha == 1 else alpha * v, out=data))
+
+    def mul_(self, other: Any) -> "Tensor":
+        """self *= other, in place."""
+        return self._write("mul_", other, lambda data, v: np.multiply(data, v, out=data))
+
+    def div_(self, other: Any) -> "Tensor":
+        """self /= other, in place."""
+        return self._write("div_", other, lambda data, v: np.divide(data, v, out=data))
+
+    def clamp_(self, min: float | None = None, max: float | None = None) -> "Tensor":
+        """Each element limited to [min, max], in place."""
+        return self._write("clamp_", None, lambda data, _: np.clip(data, min, max, out=data))
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Generator | None = None) -> "Tensor":
+        """Fill with draws from N(mean, std^2), in place."""
+        return self.copy_(draws(generator).normal(mean, std, size=self.shape))
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: Generator | None = None) -> "Tensor":
+        """Fill with draws uniform on [a, b), in place."""
+        return self.copy_(draws(generator).uniform(a, b, size=self.shape))
+
+    def _augmented(self, op: str, other: Any, operator: Callable, inplace: Callable) -> "Tensor":
+        """x += y and friends: in place, as in PyTorch, where the write records nothing; where
+        autograd is involved (an intermediate of the graph), a new tensor bound to the same name,
+        which gives the same values and the gradients PyTorch's recorded write gives."""
+        recorded = state.this_thread.grad_enabled and (
+            self._requires_grad or (isinstance(other, Tensor) and other._requires_grad))
+        if recorded and not (self._requires_grad and self.grad_fn is None):
+            return operator(self, other)
+        return inplace(other)
+
+    def __iadd__(self, other): return self._augmented("+=", other, Tensor.__add__, self.add_)
+    def __isub__(self, other): return self._augmented("-=", other, Tensor.__sub__, self.sub_)
+    def __imul__(self, other): return self._augmented("*=", other, Tensor.__mul__, self.mul_)
+    def __itruediv__(self, other): return self._augmented("/=", other, Tensor.__truediv__, self.div_)
 
     @property
     def shape(self) -> tuple:
@@ -177,8 +276,36 @@ class Tensor:
         return self.data.shape if dim is None else self.data.shape[dim]
 
     def numel(self) -> int:
-        """The number of elements."""
+        """The number of elements; nelement is the same method."""
         return self.data.size
+
+    nelement = numel
+
+    @property
+    def device(self) -> device:
+        """Where the data lives: always the CPU here (td.device("cpu"))."""
+        return CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        """False: tensors live on the CPU."""
+        return False
+
+    def cpu(self) -> "Tensor":
+        """This tensor (it already lives on the CPU)."""
+        return self
+
+    def cuda(self, *args, **kwargs) -> "Tensor":
+        """Raises: there is no GPU here (see td.device)."""
+        check_device("cuda", "cuda")
+
+    def contiguous(self) -> "Tensor":
+        """This tensor: numpy arrays need no contiguous copy for anything the ops do."""
+        return self
+
+    def clone(self) -> "Tensor":
+        """A copy with its own data, in the graph (gradients flow back to this tensor)."""
+        return selection.Clone.apply(self)
 
     def dim(self) -> int:
         """The number of dimensions (PyTorch's name for ndim)."""
@@ -188,6 +315,30 @@ class Tensor:
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self.data.shape[0]
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    def __contains__(self, element: Any) -> bool:
+        return bool((self.data == _raw(element)).any())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError(f"only integer tensors of a single element can be converted to an index, "
+                            f"got dtype {self.dtype} and shape {self.shape}")
+        return int(self.data.item())
+
+    def __format__(self, format_spec: str) -> str:
+        if self.data.ndim == 0 or (format_spec and self.data.size == 1):
+            return format(self.data.item(), format_spec)
+        if format_spec:
+            raise TypeError(f"format spec {format_spec!r} needs a one-element tensor, this one has shape {self.shape}")
+        return repr(self)
+
+    def __abs__(self) -> "Tensor":
+        return self.abs()
 
     def numpy(self) -> np.ndarray:
         """The data itself, not a copy: writing to it changes the tensor."""
@@ -205,6 +356,20 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         return self.data if dtype is None else self.data.astype(dtype)
+
+    def __array_ufunc__(self, ufunc, method: str, *inputs, **kwargs):
+        # numpy meeting a Tensor. `array += tensor` (PyTorch's `p.data += -lr * p.grad`) writes
+        # into the array, as it reads; `array + tensor` is the Tensor's reflected op, in the
+        # graph; any other ufunc (np.exp(t), np.isfinite(t)) computes on the arrays.
+        arrays = tuple(_raw(value) for value in inputs)
+        if "out" in kwargs or method != "__call__" or len(inputs) != 2 or ufunc not in REFLECTED_OPS:
+            if "out" in kwargs:
+                kwargs["out"] = tuple(_raw(out) for out in kwargs["out"])
+            return getattr(ufunc, method)(*arrays, **kwargs)
+        forward, reflected = REFLECTED_OPS[ufunc]
+        if isinstance(inputs[0], Tensor):
+            return getattr(inputs[0], forward)(inputs[1])
+        return getattr(inputs[1], reflected)(inputs[0])
 
     def __float__(self) -> float:
         return float(self.item())
@@ -321,9 +486,40 @@ class Tensor:
 
     clamp = clip
 
-    def to(self, dtype) -> "Tensor":
-        """This tensor in another dtype, in the graph (itself if it already has that dtype)."""
-        return self if np.dtype(dtype) == self.dtype else unary.Cast.apply(self, np.dtype(dtype))
+    def to(self, *args, dtype=None, device=None, non_blocking: bool = False, copy: bool = False) -> "Tensor":
+        """This tensor in another dtype, in the graph (itself if it already has that dtype and
+        copy is False): x.to(td.float64), x.to("cpu"), x.to("cpu", td.float64), x.to(other).
+        A device other than the CPU raises RuntimeError."""
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif is_device_like(arg):
+                device = arg
+            else:
+                dtype = arg
+        check_device(device, "to")
+        dtype = self.dtype if dtype is None else as_dtype(dtype, "to")
+        if dtype == self.dtype:
+            return self.clone() if copy else self
+        if dtype.kind not in "fc":
+            return Tensor._from_array(self.data.astype(dtype))  # an integer result is outside the graph
+        return unary.Cast.apply(self, dtype)
+
+    def type(self, dtype=None):
+        """With no argument, the type name ("torch.FloatTensor" for float32, as PyTorch prints it);
+        with a dtype, to(dtype)."""
+        if dtype is None:
+            return f"torch.{TYPE_NAMES.get(self.dtype, str(self.dtype))}"
+        if isinstance(dtype, str) and dtype.startswith("torch."):
+            names = {name: np_dtype for np_dtype, name in TYPE_NAMES.items()}
+            if dtype[6:] not in names:
+                raise TypeError(f"type(): unknown type name {dtype!r}")
+            dtype = names[dtype[6:]]
+        return self.to(dtype)
+
+    def half(self):
+        """This tensor as float16 (numpy's half precision; the fused kernels compute in float32 or float64)."""
+        return self.to(np.float16)
 
     def float(self):
         """This tensor as float32 (itself if it already is)."""
@@ -387,13 +583,85 @@ class Tensor:
         indices = np.zeros((), np.int64) if axes is None else arg_extreme(self.data, axis=axes[0], keepdims=keepdim)
         return MinMax(values, Tensor._from_array(indices))
 
-    def argmax(self, dim=None, keepdim: bool = False):
+    def argmax(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
         """The index of the largest element along `dim` (of the flattened tensor if None)."""
+        dim, keepdim = _reduction_args(dim, keepdim, axis, keepdims)
         return Tensor._from_array(np.argmax(self.data, axis=dim, keepdims=keepdim and dim is not None))
 
-    def argmin(self, dim=None, keepdim: bool = False):
+    def argmin(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
         """The index of the smallest element along `dim` (of the flattened tensor if None)."""
+        dim, keepdim = _reduction_args(dim, keepdim, axis, keepdims)
         return Tensor._from_array(np.argmin(self.data, axis=dim, keepdims=keepdim and dim is not None))
+
+    def std(self, dim=None, keepdim: bool = False, *, correction: int = 1, unbiased: bool | None = None,
+            axis=None, keepdims=None):
+        """The standard deviation over `dim`: sqrt of var (N - correction in the denominator)."""
+        return self.var(dim, keepdim, correction=correction, unbiased=unbiased, axis=axis, keepdims=keepdims).sqrt()
+
+    # ---- selection by index ------------------------------------------------------------------
+
+    def gather(self, dim: int, index) -> "Tensor":
+        """out[i][j] = self[index[i][j]][j] for dim=0 (index names a position along `dim`)."""
+        dim = _check_dim(dim, self.ndim, "gather")
+        return selection.Gather.apply(self, dim, np.asarray(_raw(index)))
+
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):
+        """(values, indices) sorted along `dim`, ascending unless descending (ties keep their order)."""
+        dim = _check_dim(dim, self.ndim, "sort")
+        indices = self.argsort(dim, descending)
+        return SortResult(self.gather(dim, indices), indices)
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> "Tensor":
+        """The indices that sort the tensor along `dim`."""
+        dim = _check_dim(dim, self.ndim, "argsort")
+        keys = -self.data if descending and self.dtype != np.bool_ else self.data
+        indices = np.argsort(keys, axis=dim, kind="stable")
+        if descending and self.dtype == np.bool_:
+            indices = np.flip(np.argsort(keys, axis=dim, kind="stable"), axis=dim)
+        return Tensor._from_array(indices.astype(np.int64))
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+        """(values, indices) of the k largest (or smallest) elements along `dim`, largest first."""
+        dim = _check_dim(dim, self.ndim, "topk")
+        if not 0 <= k <= self.shape[dim]:
+            raise RuntimeError(f"topk: k ({k}) is out of range for dimension {dim} of size {self.shape[dim]}")
+        order = self.argsort(dim, descending=largest).data
+        indices = Tensor._from_array(np.ascontiguousarray(np.take(order, np.arange(k), axis=dim)))
+        return TopKResult(self.gather(dim, indices), indices)
+
+    def tril(self, diagonal: int = 0) -> "Tensor":
+        """The lower triangle of the last two dimensions (elements above `diagonal` set to 0)."""
+        return self._triangle("tril", lambda n, m: ~np.tri(n, m, diagonal, dtype=bool))
+
+    def triu(self, diagonal: int = 0) -> "Tensor":
+        """The upper triangle of the last two dimensions (elements below `diagonal` set to 0)."""
+        return self._triangle("triu", lambda n, m: np.tri(n, m, diagonal - 1, dtype=bool))
+
+    def _triangle(self, op: str, zeroed: Callable) -> "Tensor":
+        if self.ndim < 2:
+            raise ValueError(f"{op}: expected a tensor with at least 2 dimensions, got shape {self.shape}")
+        return self.masked_fill(zeroed(*self.shape[-2:]), 0)
+
+    def roll(self, shifts, dims=None) -> "Tensor":
+        """The elements shifted by `shifts` places along `dims` (of the flattened tensor if None), wrapping."""
+        if dims is None:
+            return selection.Roll.apply(self.flatten(), int(shifts), 0).reshape(self.shape)
+        if isinstance(dims, (tuple, list)):
+            dims = tuple(_check_dim(d, self.ndim, "roll") for d in dims)
+            shifts = tuple(int(s) for s in shifts)
+        else:
+            dims, shifts = _check_dim(dims, self.ndim, "roll"), int(shifts)
+        return selection.Roll.apply(self, shifts, dims)
+
+    def flip(self, *dims) -> "Tensor":
+        """The elements in reverse order along each of `dims`."""
+        dims = {_check_dim(d, self.ndim, "flip") for d in _shape_args(dims)}
+        return self[tuple(slice(None, None, -1) if d in dims else slice(None) for d in range(self.ndim))]
+
+    def multinomial(self, num_samples: int, replacement: bool = False, *, generator: Generator | None = None):
+        """Indices drawn from each row of these (unnormalized, non-negative) weights: an int64
+        tensor of shape (..., num_samples); without replacement each index at most once per row."""
+        return multinomial(self, num_samples, replacement, generator=generator)
 
     def softmax(self, dim: int = -1) -> "Tensor":
         """exp(x) / sum(exp(x)) along `dim`."""
@@ -428,6 +696,12 @@ class Tensor:
         dims[a], dims[b] = dims[b], dims[a]
         return movement.Permute.apply(self, tuple(dims))
 
+    def t(self) -> "Tensor":
+        """The transpose of a matrix (a tensor of at most 2 dimensions, as PyTorch's t())."""
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D; use transpose")
+        return self.T
+
     @property
     def T(self) -> "Tensor":
         """All dimensions reversed (the transpose of a matrix)."""
@@ -460,7 +734,16 @@ class Tensor:
 
     def masked_fill(self, mask, value: float) -> "Tensor":
         """`value` where the bool `mask` (broadcast to this shape) is True, this tensor elsewhere."""
-        return movement.MaskedFill.apply(self, _raw(mask), value)
+        return movement.MaskedFill.apply(self, np.asarray(_raw(mask)), _raw(value))
+
+    def masked_fill_(self, mask, value: float) -> "Tensor":
+        """`value` written where the bool `mask` is True, in place."""
+        mask = np.asarray(_raw(mask))
+        return self._write("masked_fill_", value, lambda data, v: np.copyto(data, v, where=mask))
+
+    def where(self, condition, other) -> "Tensor":
+        """self where `condition` is True, other elsewhere (td.where(condition, self, other))."""
+        return where(condition, self, other)
 
     def split(self, split_size_or_sections, dim: int = 0) -> tuple:
         """Pieces along `dim`: of split_size each (the last may be shorter), or of the given sizes."""
@@ -490,6 +773,20 @@ class Tensor:
 
 
 Tensor.__module__ = "tinygrad_drop"
+# the ufunc behind each of numpy's binary operators -> (Tensor's method, its reflected twin)
+REFLECTED_OPS = {np.add: ("__add__", "__radd__"), np.subtract: ("__sub__", "__rsub__"),
+                 np.multiply: ("__mul__", "__rmul__"), np.true_divide: ("__truediv__", "__rtruediv__"),
+                 np.power: ("__pow__", "__rpow__"), np.matmul: ("__matmul__", "__rmatmul__"),
+                 np.less: ("__lt__", "__gt__"), np.less_equal: ("__le__", "__ge__"),
+                 np.greater: ("__gt__", "__lt__"), np.greater_equal: ("__ge__", "__le__"),
+                 np.equal: ("__eq__", "__eq__"), np.not_equal: ("__ne__", "__ne__")}
+SortResult = namedtuple("SortResult", ["values", "indices"])
+TopKResult = namedtuple("TopKResult", ["values", "indices"])
+# PyTorch's legacy type names, which Tensor.type() prints
+TYPE_NAMES = {np.dtype(np.float32): "FloatTensor", np.dtype(np.float64): "DoubleTensor",
+              np.dtype(np.float16): "HalfTensor", np.dtype(np.int64): "LongTensor", np.dtype(np.int32): "IntTensor",
+              np.dtype(np.int16): "ShortTensor", np.dtype(np.int8): "CharTensor", np.dtype(np.uint8): "ByteTensor",
+              np.dtype(np.bool_): "BoolTensor"}
 Function.tensor_type = Tensor  # what Function.apply wraps each op's result in
 
 
@@ -544,9 +841,18 @@ def _index_args(index):
     return converted if isinstance(index, tuple) else converted[0]
 
 
-def tensor(data: Any, requires_grad: bool = False, dtype=None) -> Tensor:
+def tensor(data: Any, requires_grad: bool = False, dtype=None, device=None) -> Tensor:
     """A new Tensor holding a copy of `data`: `td.tensor([1.0, 2.0], requires_grad=True)`."""
+    check_device(device, "tensor")
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A Tensor that shares memory with the numpy array (writing to one changes the other)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy array, got {type(array).__name__}")
+    to_array(array[:0])  # the dtype check only
+    return Tensor._from_array(array)
 
 
 def _new(array: np.ndarray, requires_grad: bool) -> Tensor:
@@ -555,37 +861,102 @@ def _new(array: np.ndarray, requires_grad: bool) -> Tensor:
     return result
 
 
-def zeros(*shape, dtype=DEFAULT_FLOAT, requires_grad: bool = False) -> Tensor:
+def _creation_dtype(dtype, device, function: str, default=DEFAULT_FLOAT) -> np.dtype:
+    """The dtype a creation function makes (its default if None), once the device is checked."""
+    check_device(device, function)
+    return np.dtype(default) if dtype is None else as_dtype(dtype, function)
+
+
+def zeros(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros: td.zeros(2, 3) or td.zeros((2, 3))."""
-    return _new(np.zeros(_shape_args(shape), dtype=dtype), requires_grad)
+    return _new(np.zeros(_shape_args(shape), dtype=_creation_dtype(dtype, device, "zeros")), requires_grad)
 
 
-def ones(*shape, dtype=DEFAULT_FLOAT, requires_grad: bool = False) -> Tensor:
+def ones(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones: td.ones(2, 3) or td.ones((2, 3))."""
-    return _new(np.ones(_shape_args(shape), dtype=dtype), requires_grad)
+    return _new(np.ones(_shape_args(shape), dtype=_creation_dtype(dtype, device, "ones")), requires_grad)
 
 
-def full(shape: Sequence[int], fill_value: float, dtype=DEFAULT_FLOAT, requires_grad: bool = False) -> Tensor:
-    """A tensor of the given shape, every element fill_value."""
+def empty(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor whose values are to be overwritten (zeros here, so a forgotten write is visible)."""
+    return _new(np.zeros(_shape_args(shape), dtype=_creation_dtype(dtype, device, "empty")), requires_grad)
+
+
+def full(shape: Sequence[int], fill_value: float, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of the given shape, every element fill_value (float32 unless dtype says otherwise)."""
+    dtype = _creation_dtype(dtype, device, "full")
     return _new(np.full(_shape_args((shape,)), fill_value, dtype=dtype), requires_grad)
 
 
-def rand(*shape, dtype=DEFAULT_FLOAT, requires_grad: bool = False) -> Tensor:
-    """Uniform on [0, 1), drawn from the generator that td.manual_seed seeds."""
-    return _new(generator().random(_shape_args(shape)).astype(dtype), requires_grad)
+def rand(*shape, dtype=None, device=None, requires_grad: bool = False, generator: Generator | None = None) -> Tensor:
+    """Uniform on [0, 1), drawn from the generator that td.manual_seed seeds (or `generator`)."""
+    dtype = _creation_dtype(dtype, device, "rand")
+    return _new(draws(generator).random(_shape_args(shape)).astype(dtype), requires_grad)
 
 
-def randn(*shape, dtype=DEFAULT_FLOAT, requires_grad: bool = False) -> Tensor:
-    """Standard normal, drawn from the generator that td.manual_seed seeds."""
-    return _new(generator().standard_normal(_shape_args(shape)).astype(dtype), requires_grad)
+def randn(*shape, dtype=None, device=None, requires_grad: bool = False, generator: Generator | None = None) -> Tensor:
+    """Standard normal, drawn from the generator that td.manual_seed seeds (or `generator`)."""
+    dtype = _creation_dtype(dtype, device, "randn")
+    return _new(draws(generator).standard_normal(_shape_args(shape)).astype(dtype), requires_grad)
 
 
-def randint(low: int, high: int, size: Sequence[int]) -> Tensor:
-    """int64 integers uniform on [low, high), drawn from the generator that td.manual_seed seeds."""
-    return Tensor._from_array(generator().integers(low, high, size=tuple(size), dtype=np.int64))
+def randint(*args, size=None, dtype=None, device=None, generator: Generator | None = None,
+            requires_grad: bool = False) -> Tensor:
+    """Integers uniform on [low, high): randint(high, size) or randint(low, high, size), as
+    PyTorch; int64 unless dtype says otherwise."""
+    if size is None and args and isinstance(args[-1], (tuple, list)):
+        *args, size = args
+    if size is None or len(args) not in (1, 2):
+        raise TypeError("randint: expected randint(high, size) or randint(low, high, size), size a tuple")
+    low, high = (0, args[0]) if len(args) == 1 else args
+    dtype = _creation_dtype(dtype, device, "randint", np.int64)
+    if high <= low:
+        raise RuntimeError(f"randint: expected low < high, got low={low}, high={high}")
+    return _new(draws(generator).integers(low, high, size=tuple(size)).astype(dtype), requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
+def randperm(n: int, *, dtype=None, device=None, generator: Generator | None = None) -> Tensor:
+    """0 ... n - 1 in random order (int64)."""
+    dtype = _creation_dtype(dtype, device, "randperm", np.int64)
+    return Tensor._from_array(draws(generator).permutation(int(n)).astype(dtype))
+
+
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
+                generator: Generator | None = None) -> Tensor:
+    """Indices drawn from each row of the non-negative weights `input` (1-d or 2-d; rows need
+    not sum to 1): int64 of shape (..., num_samples). Without replacement, an index is drawn at
+    most once per row (so num_samples may not exceed the number of non-zero weights)."""
+    weights = np.asarray(_raw(input), dtype=np.float64)
+    if weights.ndim not in (1, 2):
+        raise RuntimeError(f"multinomial: expected a 1-d or 2-d tensor of weights, got shape {weights.shape}")
+    if not np.all(np.isfinite(weights)) or (weights < 0).any():
+        raise RuntimeError("multinomial: the weights must be finite and non-negative (probs from softmax are)")
+    rows = weights.reshape(-1, weights.shape[-1])
+    sums = rows.sum(axis=1)
+    if (sums <= 0).any():
+        raise RuntimeError("multinomial: a row of weights sums to 0; there is nothing to draw from")
+    if not replacement and num_samples > rows.shape[1]:
+        raise RuntimeError(f"multinomial: cannot sample {num_samples} > {rows.shape[1]} samples without replacement")
+    rng = draws(generator)
+    samples = np.empty((rows.shape[0], num_samples), dtype=np.int64)
+    for i, row in enumerate(rows):
+        if not replacement and num_samples > np.count_nonzero(row):
+            raise RuntimeError(f"multinomial: row {i} has fewer than {num_samples} non-zero weights to draw "
+                               "without replacement")
+        samples[i] = rng.choice(row.size, size=num_samples, replace=replacement, p=row / sums[i])
+    return Tensor._from_array(samples.reshape(weights.shape[:-1] + (num_samples,)))
+
+
+def bernoulli(input: Tensor, *, generator: Generator | None = None) -> Tensor:
+    """1 with probability input (each element a probability in [0, 1]), else 0; input's dtype."""
+    probabilities = np.asarray(_raw(input))
+    if probabilities.size and (probabilities.min() < 0 or probabilities.max() > 1):
+        raise RuntimeError("bernoulli: every probability must be in [0, 1]")
+    draws_ = draws(generator).random(probabilities.shape) < probabilities
+    return Tensor._from_array(draws_.astype(probabilities.dtype))
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """start, start + step, ... up to end (excluded); arange(n) is 0 ... n - 1. int64 if all the
     arguments are ints, float32 otherwise."""
     if end is None:
@@ -593,22 +964,56 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
     if dtype is None:
         integral = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = np.int64 if integral else DEFAULT_FLOAT
+    dtype = _creation_dtype(dtype, device, "arange")
     return _new(np.arange(start, end, step, dtype=dtype), requires_grad)
 
 
-def eye(n: int, m: int | None = None, dtype=DEFAULT_FLOAT, requires_grad: bool = False) -> Tensor:
+def linspace(start: float, end: float, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """`steps` evenly spaced values from start to end, both included."""
+    dtype = _creation_dtype(dtype, device, "linspace")
+    return _new(np.linspace(start, end, steps, dtype=np.float64).astype(dtype), requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """The n x m identity matrix (m = n by default)."""
-    return _new(np.eye(n, m, dtype=dtype), requires_grad)
+    return _new(np.eye(n, m, dtype=_creation_dtype(dtype, device, "eye")), requires_grad)
 
 
-def zeros_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+def _like(function: str, fill, t: Tensor, dtype, device, requires_grad: bool) -> Tensor:
+    check_device(device, function)
+    array = np.asarray(_raw(t))
+    dtype = array.dtype if dtype is None else as_dtype(dtype, function)
+    return _new(fill(array.shape).astype(dtype, copy=False), requires_grad)
+
+
+def zeros_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Zeros of t's shape (and dtype, unless given)."""
-    return _new(np.zeros_like(_raw(t), dtype=dtype), requires_grad)
+    return _like("zeros_like", np.zeros, t, dtype, device, requires_grad)
 
 
-def ones_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+def ones_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Ones of t's shape (and dtype, unless given)."""
-    return _new(np.ones_like(_raw(t), dtype=dtype), requires_grad)
+    return _like("ones_like", np.ones, t, dtype, device, requires_grad)
+
+
+def empty_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of t's shape to be overwritten (zeros here)."""
+    return _like("empty_like", np.zeros, t, dtype, device, requires_grad)
+
+
+def full_like(t: Tensor, fill_value: float, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """fill_value in t's shape (and dtype, unless given)."""
+    return _like("full_like", lambda shape: np.full(shape, fill_value), t, dtype, device, requires_grad)
+
+
+def rand_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Uniform on [0, 1) in t's shape (and dtype, unless given)."""
+    return _like("rand_like", generator().random, t, dtype, device, requires_grad)
+
+
+def randn_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal in t's shape (and dtype, unless given)."""
+    return _like("randn_like", generator().standard_normal, t, dtype, device, requires_grad)
 
 
 def cat(tensors: Iterable[Tensor], dim: int = 0) -> Tensor:

@@ -86,6 +86,8 @@ def backward_walk(root, grad=None, retain_graph: bool = False) -> Iterator[tuple
         if node is None:
             yield tensor, g, ()
             continue
+        if node.saved_versions is not None:
+            node.check_versions(tensor)  # in-place writes since forward would make backward wrong
         input_grads = node.function.backward(node, g)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)

@@ -30,12 +30,18 @@ from typing import Any
 import numpy as np
 
 from .. import state
-from .anomaly import user_location
+from .anomaly import short_location, source_of, user_location
 
 
 class Context:
     """The node of one op call: what backward needs (saved arrays, shapes, flags) and the graph
-    edges (`inputs`). Ops may set any attribute on it, e.g. `ctx.shape = x.shape`."""
+    edges (`inputs`). Ops may set any attribute on it, e.g. `ctx.shape = x.shape`.
+
+    A node that saved arrays also remembers the version of each input Tensor (`saved_versions`;
+    its output starts at version 0), so that backward can refuse values an in-place write has
+    changed since (see check_versions)."""
+
+    saved_versions: tuple | None = None
 
     def __init__(self, function: type, needs_input_grad: tuple[bool, ...]):
         self.function = function
@@ -62,6 +68,34 @@ class Context:
                 f"{self.name}: trying to backward through the graph a second time; its saved "
                 "buffers were freed. Call backward(retain_graph=True) the first time to keep them.")
         return self._saved
+
+    def check_versions(self, output) -> None:
+        """PyTorch's in-place check, run by the engine before this node's backward: raise if an
+        input or the output was written in place since forward (its version moved on) and this
+        node saved its values, because backward would read the new values instead of the ones
+        forward used and return a wrong gradient."""
+        if self._saved is None:
+            return  # released: saved_tensors names that problem
+        candidates = [(f"input {i}", t, version) for i, (t, version) in enumerate(zip(self.inputs, self.saved_versions))
+                      if t is not None and t._version != version]
+        if output._version != 0:
+            candidates.append(("output 0", output, 0))
+        for role, tensor, expected in candidates:
+            if any(isinstance(saved, np.ndarray) and np.may_share_memory(saved, tensor.data) for saved in self._saved):
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an inplace "
+                    f"operation: [{tensor.dtype} tensor of shape {tuple(tensor.shape)}], which is {role} of "
+                    f"{self.name}, is at version {tensor._version}; expected version {expected} instead. "
+                    f"Hint: {self._where_made()} Look for a write into that tensor between there and "
+                    "backward() (x[...] = v, copy_, zero_, add_, an optimizer step), and compute a new tensor "
+                    "instead, or call backward() before the write.")
+
+    def _where_made(self) -> str:
+        if self.created_at is None:
+            return (f"run the forward pass inside td.detect_anomaly() (torch.autograd.set_detect_anomaly(True) "
+                    f"under tinygrad_drop.run) to see the line that created {self.name}.")
+        source = source_of(self.created_at)
+        return f"{self.name} was created at {short_location(self.created_at)}" + (f": {source}." if source else ".")
 
     def release(self) -> None:
         """Drop the saved buffers (after backward) so their memory returns at once."""
@@ -105,6 +139,8 @@ class Function:
         if not record:
             return Tensor._from_array(out)
         ctx.inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
+        if ctx._saved:
+            ctx.saved_versions = tuple(0 if t is None else t._version for t in ctx.inputs)
         if state.process.anomaly_mode:
             ctx.created_at = user_location()  # the user's file:line, for anomaly reports
         return Tensor._from_array(out, requires_grad=True, grad_fn=ctx)

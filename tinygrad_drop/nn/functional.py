@@ -13,7 +13,7 @@ from ..ops.embedding import EmbeddingFunction
 from ..ops.loss import CrossEntropy
 from ..ops.normalization import LayerNormFunction
 from ..random import next_dropout_key
-from ..tensor import Tensor
+from ..tensor import Tensor, where
 
 
 def _tensor_arg(value, op: str, name: str = "input") -> Tensor:
@@ -80,11 +80,130 @@ def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
     return _tensor_arg(input, "log_softmax").log_softmax(dim)
 
 
-def cross_entropy(input: Tensor, target, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+def cross_entropy(input: Tensor, target, weight: Tensor | None = None, size_average=None, ignore_index: int = -100,
+                  reduce=None, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Mean (or sum, or per-row) of -log softmax(input)[target]; rows whose target equals
-    ignore_index count for nothing, as in PyTorch."""
+    ignore_index count for nothing, as in PyTorch. Classes are dim 1: input (N, C) or (C,), or
+    (N, C, d1, ...) with target (N, d1, ...). label_smoothing=eps mixes in eps times the mean of
+    -log softmax over all classes; a float target of input's shape gives class probabilities."""
+    _no_legacy_arguments("cross_entropy", weight=weight, size_average=size_average, reduce=reduce)
+    input = _tensor_arg(input, "cross_entropy")
     target = target.data if isinstance(target, Tensor) else np.asarray(target)
-    return CrossEntropy.apply(_tensor_arg(input, "cross_entropy"), target, int(ignore_index), reduction)
+    if target.dtype.kind == "f" and target.shape == input.shape:
+        return _reduce("cross_entropy", -(log_softmax(input, 1 if input.ndim > 1 else 0) * target).sum(
+            1 if input.ndim > 1 else 0), reduction)
+    if input.ndim > 2:  # (N, C, d1, ...): classes last, rows flattened, the result shaped back
+        classes = input.shape[1]
+        rows = input.permute(0, *range(2, input.ndim), 1).reshape(-1, classes)
+        loss = cross_entropy(rows, target.reshape(-1), ignore_index=ignore_index, reduction=reduction,
+                             label_smoothing=label_smoothing)
+        return loss.reshape(target.shape) if reduction == "none" else loss
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    loss = CrossEntropy.apply(input, target, int(ignore_index), reduction)
+    if label_smoothing == 0.0:
+        return loss
+    # PyTorch's smoothing: (1 - eps) * the usual loss + eps * mean over classes of -log p, over kept rows
+    kept = np.asarray(target != ignore_index)
+    smooth = -log_softmax(input, -1).mean(-1).masked_fill(~kept, 0.0)
+    if reduction == "mean":
+        smooth = smooth.sum() / max(int(kept.sum()), 1)
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    return loss * (1.0 - label_smoothing) + smooth * label_smoothing
+
+
+def _no_legacy_arguments(function: str, **arguments) -> None:
+    """PyTorch arguments this framework does not implement: a clear error rather than ignoring them."""
+    for name, value in arguments.items():
+        if value is not None:
+            raise NotImplementedError(f"{function}: the argument {name}= is not supported by tinygrad_drop "
+                                      f"(use reduction= for size_average/reduce; weigh the classes by hand)")
+
+
+def _reduce(function: str, losses: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return losses.mean()
+    if reduction == "sum":
+        return losses.sum()
+    if reduction == "none":
+        return losses
+    raise ValueError(f"{function}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def nll_loss(input: Tensor, target, weight: Tensor | None = None, size_average=None, ignore_index: int = -100,
+             reduce=None, reduction: str = "mean") -> Tensor:
+    """-input[n, target[n]] averaged over the rows whose target is not ignore_index: the loss
+    of log-probabilities (cross_entropy is log_softmax followed by this)."""
+    _no_legacy_arguments("nll_loss", weight=weight, size_average=size_average, reduce=reduce)
+    input = _tensor_arg(input, "nll_loss")
+    target = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if input.ndim != 2 or target.shape != input.shape[:1]:
+        raise ValueError(f"nll_loss: expected input (N, C) and target (N,), got {input.shape} and {target.shape}")
+    kept = target != ignore_index
+    if ((target[kept] < 0) | (target[kept] >= input.shape[1])).any():
+        raise IndexError(f"nll_loss: a target is out of bounds for {input.shape[1]} classes")
+    picked = input.gather(1, np.where(kept, target, 0)[:, None].astype(np.int64))[:, 0]
+    losses = -picked.masked_fill(~kept, 0.0)
+    if reduction == "mean":
+        return losses.sum() / float(kept.sum()) if kept.any() else losses.sum() * float("nan")
+    return _reduce("nll_loss", losses, reduction)
+
+
+def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """The mean (or sum, or each) of (input - target)^2."""
+    difference = _tensor_arg(input, "mse_loss") - target
+    return _reduce("mse_loss", difference * difference, reduction)
+
+
+def l1_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """The mean (or sum, or each) of |input - target|."""
+    return _reduce("l1_loss", (_tensor_arg(input, "l1_loss") - target).abs(), reduction)
+
+
+def binary_cross_entropy(input: Tensor, target, weight: Tensor | None = None, reduction: str = "mean") -> Tensor:
+    """-(target log p + (1 - target) log(1 - p)) for probabilities p = input; each log is
+    clamped at -100, as PyTorch does, so p = 0 or 1 gives a finite loss."""
+    _no_legacy_arguments("binary_cross_entropy", weight=weight)
+    p = _tensor_arg(input, "binary_cross_entropy")
+    if p.data.size and (p.data.min() < 0 or p.data.max() > 1):
+        raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1 "
+                           "(use binary_cross_entropy_with_logits for logits)")
+    losses = -(p.log().clamp(min=-100) * target + (1 - p).log().clamp(min=-100) * (1 - target))
+    return _reduce("binary_cross_entropy", losses, reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target, weight: Tensor | None = None, reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
+    """binary_cross_entropy(sigmoid(input), target), computed stably from the logits as
+    max(x, 0) - x * target + log(1 + exp(-|x|))."""
+    _no_legacy_arguments("binary_cross_entropy_with_logits", weight=weight, pos_weight=pos_weight)
+    x = _tensor_arg(input, "binary_cross_entropy_with_logits")
+    losses = x.relu() - x * target + ((-x.abs()).exp() + 1.0).log()
+    return _reduce("binary_cross_entropy_with_logits", losses, reduction)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """input where positive, negative_slope * input elsewhere."""
+    input = _tensor_arg(input, "leaky_relu")
+    return where(input.data > 0, input, input * negative_slope)
+
+
+def silu(input: Tensor) -> Tensor:
+    """input * sigmoid(input) (also called swish)."""
+    input = _tensor_arg(input, "silu")
+    return input * input.sigmoid()
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 of shape tensor.shape + (num_classes,): 1 at each index, 0 elsewhere."""
+    indices = np.asarray(tensor.data if isinstance(tensor, Tensor) else tensor)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected an integer tensor of class indices, got dtype {indices.dtype}")
+    num_classes = int(indices.max()) + 1 if num_classes == -1 else num_classes
+    if indices.size and (indices.min() < 0 or indices.max() >= num_classes):
+        raise RuntimeError(f"one_hot: class values must be in [0, {num_classes})")
+    return Tensor._from_array((indices[..., None] == np.arange(num_classes)).astype(np.int64))
 
 
 def check_probability(p) -> float:

@@ -160,3 +160,88 @@ class Sigmoid(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.sigmoid(x)
+
+
+class LeakyReLU(Module):
+    """x where positive, negative_slope * x elsewhere.
+
+    Args:
+        negative_slope: the slope for negative inputs.
+
+    Shape:
+        input (*) -> output of the same shape.
+    """
+
+    def __init__(self, negative_slope: float = 0.01):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class SiLU(Module):
+    """x * sigmoid(x) elementwise.
+
+    Shape:
+        input (*) -> output of the same shape.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.silu(x)
+
+
+class Softmax(Module):
+    """softmax along `dim`.
+
+    Args:
+        dim: the dimension whose entries become probabilities (PyTorch requires it; so does this).
+    """
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softmax(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    """log_softmax along `dim`."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.log_softmax(x, self.dim)
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder where a layer is switched off)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+
+class Flatten(Module):
+    """Dimensions start_dim to end_dim merged into one (from 1: each sample of a batch flattened).
+
+    Shape:
+        input (N, *) -> output (N, prod(*)) with the defaults.
+    """
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

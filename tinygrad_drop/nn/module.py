@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, TypeV
 
 import numpy as np
 
+from ..device import as_dtype, check_device, is_device_like
 from ..tensor import Tensor
 from .utils import zero_grads
 
@@ -274,9 +275,19 @@ class Module:
         """Forget the gradients of the last backward (backward accumulates with +=)."""
         zero_grads(self.parameters(), set_to_none)
 
-    def to(self, dtype: Any) -> Module:
-        """Convert floating-point parameters, their gradients and buffers to `dtype`, in place."""
-        dtype = np.dtype(dtype)
+    def to(self, *args: Any, device: Any = None, dtype: Any = None, non_blocking: bool = False) -> Module:
+        """Convert floating-point parameters, their gradients and buffers to `dtype`, in place:
+        model.to(td.float64), model.to("cpu"), model.to("cpu", td.float64). The CPU is the only
+        device; another raises RuntimeError."""
+        for arg in args:
+            if is_device_like(arg):
+                device = arg
+            else:
+                dtype = arg
+        check_device(device, "Module.to")
+        if dtype is None:
+            return self
+        dtype = as_dtype(dtype, "Module.to")
         if dtype.kind != "f":
             raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got {dtype}")
         for param in self.parameters():
@@ -289,6 +300,20 @@ class Module:
                     buffer.data = buffer.data.astype(dtype)
                 elif isinstance(buffer, np.ndarray) and buffer.dtype.kind == "f":
                     module._buffers[name] = buffer.astype(dtype)
+        return self
+
+    def cpu(self) -> Module:
+        """This module (it already lives on the CPU). Returns self."""
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Raises: there is no GPU here."""
+        check_device("cuda", "Module.cuda")
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set requires_grad on every parameter (False freezes the module). Returns self."""
+        for param in self.parameters():
+            param.requires_grad_(requires_grad)
         return self
 
     def float(self) -> Module:
@@ -315,9 +340,14 @@ class Module:
             if module is not None:
                 yield from module._state_entries(prefix + name + ".")
 
-    def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """Dotted name -> a copy of the array (copies, so later training does not change them)."""
-        return OrderedDict((name, _as_array(value).copy()) for name, value in self._state_entries())
+    def state_dict(self, keep_vars: bool = False) -> OrderedDict[str, Tensor]:
+        """Dotted name -> a Tensor sharing memory with the parameter or buffer, as in PyTorch:
+        detached (outside the graph), so `sd[name].copy_(w)` under no_grad loads weights, and
+        later training shows in it (copy a value to keep a snapshot). keep_vars=True gives the
+        parameters themselves."""
+        if keep_vars:
+            return OrderedDict(self._state_entries())
+        return OrderedDict((name, Tensor._from_array(_as_array(value))) for name, value in self._state_entries())
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy arrays into the existing parameters and buffers (so tied weights stay tied).
@@ -349,6 +379,8 @@ class Module:
             if name in state_dict:
                 # Writing into the existing array keeps its dtype and every alias of it.
                 _as_array(target)[...] = _as_array(state_dict[name])
+                if isinstance(target, Tensor):
+                    target._version += 1  # an in-place write, as copy_ counts it
         return IncompatibleKeys(missing, unexpected)
 
     # ---- printing ----------------------------------------------------------------------------
@@ -511,3 +543,38 @@ class ModuleDict(Module):
         pairs = modules.items() if isinstance(modules, Mapping) else modules
         for key, module in pairs:
             self.add_module(key, module)
+
+
+class ParameterList(Module):
+    """A list of parameters that a module registers (a plain list would hide them from the optimizer).
+
+    Args:
+        values: an iterable of parameters (tensors become Parameters), registered as "0", "1", ...
+    """
+
+    def __init__(self, values: Iterable[Tensor] | None = None):
+        super().__init__()
+        for value in values or ():
+            self.append(value)
+
+    def append(self, value: Tensor) -> ParameterList:
+        """Add `value` (made a Parameter if it is a plain tensor) at the end. Returns self."""
+        if not isinstance(value, Parameter):
+            value = Parameter(_as_array(value))
+        self.register_parameter(str(len(self)), value)
+        return self
+
+    def extend(self, values: Iterable[Tensor]) -> ParameterList:
+        """Append each of `values`. Returns self."""
+        for value in values:
+            self.append(value)
+        return self
+
+    def __getitem__(self, index: int) -> Parameter:
+        return list(self._parameters.values())[index]
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(self._parameters.values())
