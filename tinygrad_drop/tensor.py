@@ -440,9 +440,19 @@ class Tensor:
     def __eq__(self, other): return Tensor._from_array(self.data == _raw(other))
     def __ne__(self, other): return Tensor._from_array(self.data != _raw(other))
     def __invert__(self): return Tensor._from_array(~self.data)
+    def __mod__(self, other): return self._no_grad_op("%", np.remainder, other)
+    def __floordiv__(self, other): return self._no_grad_op("//", np.floor_divide, other)
     def __and__(self, other): return Tensor._from_array(self.data & _raw(other))
     def __or__(self, other): return Tensor._from_array(self.data | _raw(other))
     __hash__ = object.__hash__
+
+    def _no_grad_op(self, op: str, ufunc, other) -> "Tensor":
+        """An op with no gradient (% and //, on indices mostly): computed outside the graph, and
+        refused where a gradient would be expected to flow."""
+        if state.this_thread.grad_enabled and (self._requires_grad or getattr(other, "_requires_grad", False)):
+            raise RuntimeError(f"{op} has no gradient in tinygrad_drop; apply it to a detached tensor (x.detach()) "
+                               "or under td.no_grad()")
+        return Tensor._from_array(ufunc(self.data, _raw(other)))
 
     def exp(self):
         """e to the power of each element."""

@@ -96,13 +96,15 @@ def min(input: Tensor, dim: Any = None, keepdim: builtins.bool = False) -> Any:
 
 
 def maximum(input: Tensor, other: Tensor) -> Tensor:
-    """The larger of the two at each element (the gradient goes to input where they tie)."""
-    return where(input.data >= np.asarray(other.data if isinstance(other, Tensor) else other), input, other)
+    """The larger of the two at each element; where they tie, each gets half the gradient, as in PyTorch."""
+    a, b = input.data, np.asarray(other.data if isinstance(other, Tensor) else other)
+    return (where(a > b, input, other) + where(a >= b, input, other)) * 0.5
 
 
 def minimum(input: Tensor, other: Tensor) -> Tensor:
-    """The smaller of the two at each element (the gradient goes to input where they tie)."""
-    return where(input.data <= np.asarray(other.data if isinstance(other, Tensor) else other), input, other)
+    """The smaller of the two at each element; where they tie, each gets half the gradient, as in PyTorch."""
+    a, b = input.data, np.asarray(other.data if isinstance(other, Tensor) else other)
+    return (where(a < b, input, other) + where(a <= b, input, other)) * 0.5
 
 
 def is_tensor(obj: Any) -> builtins.bool:

@@ -175,11 +175,14 @@ def binary_cross_entropy(input: Tensor, target, weight: Tensor | None = None, re
 
 def binary_cross_entropy_with_logits(input: Tensor, target, weight: Tensor | None = None, reduction: str = "mean",
                                      pos_weight: Tensor | None = None) -> Tensor:
-    """binary_cross_entropy(sigmoid(input), target), computed stably from the logits as
-    max(x, 0) - x * target + log(1 + exp(-|x|))."""
+    """binary_cross_entropy(sigmoid(input), target), computed stably from the logits x: for
+    x >= 0 as x (1 - target) + log(1 + exp(-x)), for x < 0 as -x target + log(1 + exp(x)), so
+    exp never overflows; the gradient is sigmoid(x) - target everywhere, 0 included."""
     _no_legacy_arguments("binary_cross_entropy_with_logits", weight=weight, pos_weight=pos_weight)
     x = _tensor_arg(input, "binary_cross_entropy_with_logits")
-    losses = x.relu() - x * target + ((-x.abs()).exp() + 1.0).log()
+    positive = x * (1 - target) + ((-x.clamp(min=0.0)).exp() + 1.0).log()
+    negative = -x * target + (x.clamp(max=0.0).exp() + 1.0).log()
+    losses = where(x.data >= 0, positive, negative)
     return _reduce("binary_cross_entropy_with_logits", losses, reduction)
 
 
