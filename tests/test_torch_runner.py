@@ -77,15 +77,14 @@ def test_a_missing_script_exits_2(tmp_path):
     assert result.returncode == 2 and "no such script" in result.stderr
 
 
-def test_install_and_uninstall_leave_sys_modules_as_they_were():
-    before = {name: module for name, module in sys.modules.items() if name.startswith("torch")}
-    compat.install()
-    try:
+def test_installed_leaves_sys_modules_as_they_were():
+    before = {name: module for name, module in sys.modules.items() if name.split(".")[0] == "torch"}
+    with compat.installed():
         import torch as stand_in
-        assert stand_in is ours and sys.modules["torch.nn"] is td.nn
-    finally:
-        compat.uninstall()
-        sys.modules.update(before)
+        import torch.nn.functional as F
+        assert stand_in is ours and sys.modules["torch.nn"] is td.nn and F is td.nn.functional
+    after = {name: module for name, module in sys.modules.items() if name.split(".")[0] == "torch"}
+    assert after == before
     assert all(not isinstance(f, compat.MissingTorchModule) for f in sys.meta_path)
 
 

@@ -12,10 +12,11 @@ distributed and mixed precision, which answer as PyTorch does without a GPU).
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.abc
 import sys
-from typing import Sequence
+from typing import Iterator, Sequence
 
 # PyTorch's module name -> the module that stands in for it
 TORCH_MODULES = {
@@ -46,7 +47,11 @@ def _stand_in(target: str):
 
 
 class MissingTorchModule(importlib.abc.MetaPathFinder):
-    """Any `torch.*` module that TORCH_MODULES lacks: one ImportError naming it."""
+    """Any `torch.*` module that TORCH_MODULES lacks: one ImportError naming it. While installed
+    it also keeps the modules of a real PyTorch imported before, for uninstall() to put back."""
+
+    def __init__(self, replaced: dict):
+        self.replaced = replaced
 
     def find_spec(self, fullname: str, path: Sequence[str] | None, target=None):
         if fullname == "torch" or fullname.startswith("torch."):
@@ -56,18 +61,38 @@ class MissingTorchModule(importlib.abc.MetaPathFinder):
         return None
 
 
+def _torch_modules() -> dict:
+    return {name: module for name, module in sys.modules.items() if name == "torch" or name.startswith("torch.")}
+
+
 def install() -> None:
     """Make `import torch` (and the modules in TORCH_MODULES) load tinygrad_drop in this process."""
-    for name in [name for name in sys.modules if name == "torch" or name.startswith("torch.")]:
-        del sys.modules[name]  # a real PyTorch imported earlier would otherwise win
+    if any(isinstance(finder, MissingTorchModule) for finder in sys.meta_path):
+        return
+    replaced = _torch_modules()  # a real PyTorch imported earlier would otherwise win
+    for name in replaced:
+        del sys.modules[name]
     for name, target in TORCH_MODULES.items():
         sys.modules[name] = _stand_in(target)
-    if not any(isinstance(finder, MissingTorchModule) for finder in sys.meta_path):
-        sys.meta_path.insert(0, MissingTorchModule())
+    sys.meta_path.insert(0, MissingTorchModule(replaced))
 
 
 def uninstall() -> None:
-    """Undo install(): `import torch` finds real PyTorch (if any) again."""
-    for name in TORCH_MODULES:
-        sys.modules.pop(name, None)
-    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, MissingTorchModule)]
+    """Undo install(): `import torch` finds real PyTorch (if any) again, as it was."""
+    finders = [finder for finder in sys.meta_path if isinstance(finder, MissingTorchModule)]
+    for name in _torch_modules():
+        del sys.modules[name]
+    for finder in finders:
+        sys.meta_path.remove(finder)
+        sys.modules.update(finder.replaced)
+
+
+@contextlib.contextmanager
+def installed() -> Iterator[None]:
+    """`with compat.installed():` PyTorch code inside imports tinygrad_drop as torch; afterwards
+    `import torch` is what it was before."""
+    install()
+    try:
+        yield
+    finally:
+        uninstall()
