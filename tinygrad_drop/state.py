@@ -37,6 +37,7 @@ class ProcessState:
     dropout_counter: int = 0             # dropout calls since then: each takes the next number
     numpy_generator: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
     anomaly_mode: bool = False           # inside td.detect_anomaly()
+    inplace_writes: int = 0              # in-place writes of tensors so far: backward checks versions only if it moved
     thread_pool: str = "not started"     # "not started", "shared", "separate" or "forked child"
     blas_callback: object = None         # the compiled callback that runs numpy's products on Numba's threads
     watch_load: bool = True              # step down to one thread while other processes keep the cores busy

@@ -189,8 +189,13 @@ class Tensor:
             raise type(error)(f"{op}: cannot write a value of shape {np.shape(_raw(value))} and dtype "
                               f"{np.asarray(_raw(value)).dtype} into a tensor of shape {self.shape} and dtype "
                               f"{self.dtype}: {error}") from None
-        self._version += 1
+        self._count_write()
         return self
+
+    def _count_write(self) -> None:
+        """Count one in-place write of this tensor (its version) and of the process (see autograd/function.py)."""
+        self._version += 1
+        state.process.inplace_writes += 1
 
     def __setitem__(self, index, value) -> None:
         index = _index_args(index)

@@ -86,7 +86,7 @@ def backward_walk(root, grad=None, retain_graph: bool = False) -> Iterator[tuple
         if node is None:
             yield tensor, g, ()
             continue
-        if node.saved_versions is not None:
+        if node.saved_versions is not None and node.writes_before != state.process.inplace_writes:
             node.check_versions(tensor)  # in-place writes since forward would make backward wrong
         input_grads = node.function.backward(node, g)
         if not isinstance(input_grads, tuple):

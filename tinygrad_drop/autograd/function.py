@@ -38,8 +38,9 @@ class Context:
     edges (`inputs`). Ops may set any attribute on it, e.g. `ctx.shape = x.shape`.
 
     A node that saved arrays also remembers the version of each input Tensor (`saved_versions`;
-    its output starts at version 0), so that backward can refuse values an in-place write has
-    changed since (see check_versions)."""
+    its output starts at version 0) and the process's count of in-place writes at the time
+    (`writes_before`), so that backward can refuse values an in-place write has changed since
+    (see check_versions), and skip looking when no write happened at all."""
 
     saved_versions: tuple | None = None
 
@@ -140,7 +141,8 @@ class Function:
             return Tensor._from_array(out)
         ctx.inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
         if ctx._saved:
-            ctx.saved_versions = tuple(0 if t is None else t._version for t in ctx.inputs)
+            ctx.saved_versions = tuple([0 if t is None else t._version for t in ctx.inputs])
+            ctx.writes_before = state.process.inplace_writes
         if state.process.anomaly_mode:
             ctx.created_at = user_location()  # the user's file:line, for anomaly reports
         return Tensor._from_array(out, requires_grad=True, grad_fn=ctx)

@@ -25,7 +25,7 @@ from ..tensor import Tensor
 
 def _fill(tensor: Tensor, values: np.ndarray | float) -> Tensor:
     tensor.data[...] = values
-    tensor._version += 1  # an in-place write, as Tensor.copy_ counts it
+    tensor._count_write()  # an in-place write, as Tensor.copy_ counts it
     return tensor
 
 

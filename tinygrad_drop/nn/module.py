@@ -380,7 +380,7 @@ class Module:
                 # Writing into the existing array keeps its dtype and every alias of it.
                 _as_array(target)[...] = _as_array(state_dict[name])
                 if isinstance(target, Tensor):
-                    target._version += 1  # an in-place write, as copy_ counts it
+                    target._count_write()  # an in-place write, as copy_ counts it
         return IncompatibleKeys(missing, unexpected)
 
     # ---- printing ----------------------------------------------------------------------------

@@ -78,7 +78,7 @@ class Adam(Optimizer):
                 state["step"] += 1
                 adamw_update(param.data, grad, state["exp_avg"], state["exp_avg_sq"], int(state["step"]),
                              hyperparameters)
-                param._version += 1  # an in-place write: a graph that saved this parameter is now stale
+                param._count_write()  # an in-place write: a graph that saved this parameter is now stale
 
 
 class AdamW(Adam):

@@ -71,4 +71,4 @@ class SGD(Optimizer):
                         buf += (1 - dampening) * grad
                     grad = grad + momentum * buf if nesterov else buf
                 param.data -= lr * grad
-                param._version += 1  # an in-place write: a graph that saved this parameter is now stale
+                param._count_write()  # an in-place write: a graph that saved this parameter is now stale
