@@ -66,7 +66,7 @@ def test_state_dict_has_nanogpts_names_with_tied_embeddings(bias):
     assert state["lm_head.weight"].shape == state["transformer.wte.weight"].shape == (V, C)
     assert model.transformer.wte.weight is model.lm_head.weight
     # the tied table is one parameter, counted once
-    assert model.num_parameters() == sum(v.size for v in state.values()) - V * C
+    assert model.num_parameters() == sum(v.numel() for v in state.values()) - V * C
 
 
 def test_untied_head_is_the_tied_model_with_the_shared_gradient_split_in_two():
@@ -77,7 +77,7 @@ def test_untied_head_is_the_tied_model_with_the_shared_gradient_split_in_two():
     assert untied.transformer.wte.weight is not untied.lm_head.weight
     state = tied.state_dict()
     assert list(untied.state_dict()) == list(state)
-    assert untied.num_parameters() == sum(v.size for v in state.values())
+    assert untied.num_parameters() == sum(v.numel() for v in state.values())
     untied.load_state_dict(state)
     idx = random_tokens((3, SIZES["block_size"]), seed=1)
     targets = np.roll(idx, -1, axis=1)

@@ -102,6 +102,11 @@ CASES = [
                             str(lib.ones(1).device)]),
     ("dtype_compare", lambda lib: [lib.ones(1).dtype == lib.float32, lib.ones(1, dtype=lib.long).dtype == lib.int64,
                                    lib.is_floating_point(lib.ones(1)), lib.is_tensor(lib.ones(1))]),
+    ("comparisons_all_any", lambda lib: [lib.from_numpy(X).gt(0), lib.eq(lib.from_numpy(X), 1.0), lib.ge(lib.ones(2), 1),
+                                         lib.from_numpy(X).lt(0).any(), lib.all(lib.from_numpy(X) > -5),
+                                         lib.from_numpy(X).ne(0).all(dim=1), lib.square(lib.from_numpy(X)),
+                                         lib.ones(2, 3).view_as(lib.ones(3, 2)), lib.ones(1, 3).expand_as(lib.ones(2, 3)),
+                                         lib.ones(2).type_as(lib.ones(1, dtype=lib.float64))]),
     ("allclose_equal", lambda lib: [lib.allclose(lib.ones(2), lib.ones(2) + 1e-9), lib.equal(lib.ones(2), lib.zeros(2))]),
 ]
 

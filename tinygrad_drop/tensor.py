@@ -445,6 +445,38 @@ class Tensor:
     def __eq__(self, other): return Tensor._from_array(self.data == _raw(other))
     def __ne__(self, other): return Tensor._from_array(self.data != _raw(other))
     def __invert__(self): return Tensor._from_array(~self.data)
+    def eq(self, other):
+        """self == other, elementwise (a bool tensor)."""
+        return self == other
+
+    def ne(self, other):
+        """self != other, elementwise (a bool tensor)."""
+        return self != other
+
+    def lt(self, other):
+        """self < other, elementwise (a bool tensor)."""
+        return self < other
+
+    def le(self, other):
+        """self <= other, elementwise (a bool tensor)."""
+        return self <= other
+
+    def gt(self, other):
+        """self > other, elementwise (a bool tensor)."""
+        return self > other
+
+    def ge(self, other):
+        """self >= other, elementwise (a bool tensor)."""
+        return self >= other
+
+    def all(self, dim=None, keepdim: bool = False) -> "Tensor":
+        """Whether every element (along dim) is true/non-zero: a bool tensor, outside the graph."""
+        return Tensor._from_array(np.asarray(np.all(self.data, axis=dim, keepdims=keepdim)))
+
+    def any(self, dim=None, keepdim: bool = False) -> "Tensor":
+        """Whether any element (along dim) is true/non-zero: a bool tensor, outside the graph."""
+        return Tensor._from_array(np.asarray(np.any(self.data, axis=dim, keepdims=keepdim)))
+
     def __mod__(self, other): return self._no_grad_op("%", np.remainder, other)
     def __floordiv__(self, other): return self._no_grad_op("//", np.floor_divide, other)
     def __and__(self, other): return Tensor._from_array(self.data & _raw(other))
@@ -531,6 +563,24 @@ class Tensor:
                 raise TypeError(f"type(): unknown type name {dtype!r}")
             dtype = names[dtype[6:]]
         return self.to(dtype)
+
+    def type_as(self, other: "Tensor") -> "Tensor":
+        """This tensor in other's dtype."""
+        return self.to(other.dtype)
+
+    def view_as(self, other: "Tensor") -> "Tensor":
+        """This tensor in other's shape; reshape_as is the same method."""
+        return self.reshape(other.shape)
+
+    reshape_as = view_as
+
+    def expand_as(self, other: "Tensor") -> "Tensor":
+        """This tensor expanded to other's shape."""
+        return self.expand(other.shape)
+
+    def square(self) -> "Tensor":
+        """Each element squared."""
+        return self * self
 
     def half(self):
         """This tensor as float16 (numpy's half precision; the fused kernels compute in float32 or float64)."""

@@ -76,6 +76,8 @@ squeeze, unsqueeze, split, chunk = (_method_form(n) for n in ("squeeze", "unsque
 masked_fill, clamp, clip, gather = (_method_form(n) for n in ("masked_fill", "clamp", "clip", "gather"))
 sort, argsort, topk, tril, triu = (_method_form(n) for n in ("sort", "argsort", "topk", "tril", "triu"))
 roll, flip, numel, clone, t = (_method_form(n) for n in ("roll", "flip", "numel", "clone", "t"))
+square, all, any = _method_form("square"), _method_form("all"), _method_form("any")
+eq, ne, lt, le, gt, ge = (_method_form(n) for n in ("eq", "ne", "lt", "le", "gt", "ge"))
 add, sub, mul, div, neg, pow = (_method_form(n) for n in ("add", "sub", "mul", "div", "neg", "pow"))
 matmul = mm = bmm = _method_form("matmul")
 
