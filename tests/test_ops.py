@@ -65,6 +65,12 @@ GRADCHECK_CASES = [
     ("matmul_batched_vec", lambda a, b: a @ b, [(2, 2, 3), (3,)]),
     # elementwise functions
     ("exp", lambda x: x.exp(), [(3, 4)]),
+    ("sin", lambda x: x.sin(), [(3, 4)]),
+    ("cos", lambda x: x.cos(), [(3, 4)]),
+    ("gather", lambda x: x.gather(1, td.tensor([[0, 0], [3, 1], [2, 2]])), [(3, 4)]),
+    ("roll", lambda x: x.roll((1, -2), (0, 1)), [(3, 4)]),
+    ("repeat", lambda x: x.repeat(2, 1, 3), [(3, 4)]),
+    ("clone", lambda x: x.clone(), [(3, 4)]),
     ("log", lambda x: x.log(), [Positive((3, 4))]),
     ("sqrt", lambda x: x.sqrt(), [Positive((3, 4))]),
     ("tanh", lambda x: x.tanh(), [(3, 4)]),

@@ -36,6 +36,7 @@ CASES = [
     ("matmul_mat_vec", lambda lib, F, a, b: a @ b, [(2, 3), (3,)]),
     ("matmul_broadcast", lambda lib, F, a, b: a.matmul(b), [(2, 1, 2, 3), (3, 3, 2)]),
     ("exp", lambda lib, F, x: x.exp(), [(3, 4)]),
+    ("sin_cos", lambda lib, F, x: x.sin() * x.cos(), [(3, 4)]),
     ("log", lambda lib, F, x: x.log(), [Positive((3, 4))]),
     ("sqrt", lambda lib, F, x: x.sqrt(), [Positive((3, 4))]),
     ("tanh", lambda lib, F, x: x.tanh(), [(3, 4)]),

@@ -142,6 +142,9 @@ GRAD_CASES = [
         x * 10, (lib.arange(12.0).reshape(3, 4) % 2))),
     ("leaky_relu_silu", lambda lib, x: (lib.nn.functional.leaky_relu(x, 0.1) + lib.nn.functional.silu(x)).sum()),
     ("iteration", lambda lib, x: sum(row.sum() * i for i, row in enumerate(x))),
+    ("sin_cos", lambda lib, x: (lib.sin(x) * lib.cos(x * 2)).sum()),
+    ("log10_log2", lambda lib, x: (lib.log10(x.abs() + 1) + (x * x + 1).log2()).sum()),
+    ("repeat", lambda lib, x: (x.repeat(2, 1, 3) * lib.arange(72.0).reshape(2, 3, 12)).sum()),
 ]
 
 

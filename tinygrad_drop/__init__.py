@@ -15,5 +15,9 @@ from .kernels import backend, get_backend, set_backend
 from .serialization import load, save
 from .random import get_rng_state, manual_seed, set_rng_state
 from . import viz
+from .device import device
+from .random import Generator
+from .tensor import (bernoulli, empty, empty_like, from_numpy, full_like, linspace, multinomial, rand_like, randn_like,
+                     randperm)
 
 __version__ = "0.1.0"

@@ -499,6 +499,22 @@ class Tensor:
         """The natural logarithm of each element."""
         return unary.Log.apply(self)
 
+    def log10(self):
+        """The base-10 logarithm of each element (ln(x) / ln(10))."""
+        return self.log() * (1.0 / np.log(10.0))
+
+    def log2(self):
+        """The base-2 logarithm of each element (ln(x) / ln(2))."""
+        return self.log() * (1.0 / np.log(2.0))
+
+    def sin(self):
+        """sin of each element (radians)."""
+        return unary.Sin.apply(self)
+
+    def cos(self):
+        """cos of each element (radians)."""
+        return unary.Cos.apply(self)
+
     def sqrt(self):
         """The square root of each element."""
         return unary.Sqrt.apply(self)
@@ -573,6 +589,19 @@ class Tensor:
         return self.reshape(other.shape)
 
     reshape_as = view_as
+
+    def repeat(self, *repeats) -> "Tensor":
+        """The tensor tiled `repeats[i]` times along dimension i (leading repeats add dimensions),
+        as torch's repeat: an expand of interleaved size-1 dimensions, then a reshape, so the
+        gradient sums over the copies."""
+        repeats = _shape_args(repeats)
+        if len(repeats) < self.ndim:
+            raise RuntimeError(f"repeat: {len(repeats)} repeats for a tensor with {self.ndim} dimensions; give at "
+                               "least one per dimension")
+        shape = (1,) * (len(repeats) - self.ndim) + self.shape
+        interleaved = self.reshape(tuple(size for s in shape for size in (1, s)))
+        tiled = interleaved.expand(tuple(size for r, s in zip(repeats, shape) for size in (r, s)))
+        return tiled.reshape(tuple(r * s for r, s in zip(repeats, shape)))
 
     def expand_as(self, other: "Tensor") -> "Tensor":
         """This tensor expanded to other's shape."""

@@ -77,6 +77,7 @@ masked_fill, clamp, clip, gather = (_method_form(n) for n in ("masked_fill", "cl
 sort, argsort, topk, tril, triu = (_method_form(n) for n in ("sort", "argsort", "topk", "tril", "triu"))
 roll, flip, numel, clone, t = (_method_form(n) for n in ("roll", "flip", "numel", "clone", "t"))
 square, all, any = _method_form("square"), _method_form("all"), _method_form("any")
+sin, cos, log10, log2 = (_method_form(n) for n in ("sin", "cos", "log10", "log2"))
 eq, ne, lt, le, gt, ge = (_method_form(n) for n in ("eq", "ne", "lt", "le", "gt", "ge"))
 add, sub, mul, div, neg, pow = (_method_form(n) for n in ("add", "sub", "mul", "div", "neg", "pow"))
 matmul = mm = bmm = _method_form("matmul")

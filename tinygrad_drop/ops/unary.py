@@ -37,6 +37,32 @@ class Log(Function):
         return grad / x
 
 
+class Sin(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # d sin(x)/dx = cos(x)
+        (x,) = ctx.saved_tensors
+        return grad * np.cos(x)
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.cos(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # d cos(x)/dx = -sin(x)
+        (x,) = ctx.saved_tensors
+        return -grad * np.sin(x)
+
+
 class Sqrt(Function):
     @staticmethod
     def forward(ctx, x):
