@@ -202,3 +202,11 @@ def test_containers_and_repr_names():
     assert [name for name, _ in holder.named_parameters()] == ["params.0", "params.1", "blocks.a.weight",
                                                                "blocks.a.bias"]
     assert len(holder.params) == 2 and holder.params[1].shape == (3,)
+
+
+def test_every_method_has_its_function_form_and_every_function_its_method_where_pytorch_has_both():
+    methods = [name for name in dir(td.Tensor) if not name.startswith("_")]
+    without_function = [name for name in methods if callable(getattr(torch, name, None)) and name not in vars(ours)]
+    functions = [name for name, value in vars(ours).items() if not name.startswith("_") and callable(value)]
+    without_method = [name for name in functions if hasattr(torch.Tensor, name) and not hasattr(td.Tensor, name)]
+    assert without_function == [] and without_method == []

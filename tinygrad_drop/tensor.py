@@ -433,8 +433,32 @@ class Tensor:
         return -self
 
     def matmul(self, other):
-        """The matrix product self @ other (batched over leading dimensions)."""
+        """The matrix product self @ other (batched over leading dimensions); mm and bmm are the same method."""
         return self @ other
+
+    mm = bmm = matmul
+
+    def maximum(self, other) -> "Tensor":
+        """The larger of self and other at each element; where they tie, each gets half the gradient."""
+        b = _raw(other)
+        return (where(self.data > b, self, other) + where(self.data >= b, self, other)) * 0.5
+
+    def minimum(self, other) -> "Tensor":
+        """The smaller of self and other at each element; where they tie, each gets half the gradient."""
+        b = _raw(other)
+        return (where(self.data < b, self, other) + where(self.data <= b, self, other)) * 0.5
+
+    def allclose(self, other, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
+        """Whether |self - other| <= atol + rtol * |other| everywhere."""
+        return bool(np.allclose(self.data, _raw(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+    def equal(self, other) -> bool:
+        """Whether other has this shape and these elements."""
+        return bool(np.array_equal(self.data, _raw(other)))
+
+    def bernoulli(self, *, generator: Generator | None = None) -> "Tensor":
+        """1 with probability self (each element a probability), else 0 (td.bernoulli(self))."""
+        return bernoulli(self, generator=generator)
 
 
     # comparisons give bool tensors outside the graph
@@ -610,6 +634,14 @@ class Tensor:
     def square(self) -> "Tensor":
         """Each element squared."""
         return self * self
+
+    def short(self):
+        """An int16 copy, outside the graph."""
+        return Tensor._from_array(self.data.astype(np.int16))
+
+    def is_floating_point(self) -> bool:
+        """Whether this tensor holds floats."""
+        return self.data.dtype.kind == "f"
 
     def half(self):
         """This tensor as float16 (numpy's half precision; the fused kernels compute in float32 or float64)."""

@@ -81,6 +81,17 @@ sin, cos, log10, log2 = (_method_form(n) for n in ("sin", "cos", "log10", "log2"
 eq, ne, lt, le, gt, ge = (_method_form(n) for n in ("eq", "ne", "lt", "le", "gt", "ge"))
 add, sub, mul, div, neg, pow = (_method_form(n) for n in ("add", "sub", "mul", "div", "neg", "pow"))
 matmul = mm = bmm = _method_form("matmul")
+detach, zero_, fill_, clamp_ = (_method_form(n) for n in ("detach", "zero_", "fill_", "clamp_"))
+maximum, minimum, allclose, equal = (_method_form(n) for n in ("maximum", "minimum", "allclose", "equal"))
+is_floating_point = _method_form("is_floating_point")
+
+
+def is_tensor(obj: Any) -> builtins.bool:
+    """Whether obj is a Tensor."""
+    return isinstance(obj, Tensor)
+
+
+
 
 
 def max(input: Tensor, dim: Any = None, keepdim: builtins.bool = False) -> Any:
@@ -96,38 +107,6 @@ def min(input: Tensor, dim: Any = None, keepdim: builtins.bool = False) -> Any:
     if isinstance(dim, Tensor):
         return minimum(input, dim)
     return input.min() if dim is None else input.min(dim, keepdim)
-
-
-def maximum(input: Tensor, other: Tensor) -> Tensor:
-    """The larger of the two at each element; where they tie, each gets half the gradient, as in PyTorch."""
-    a, b = input.data, np.asarray(other.data if isinstance(other, Tensor) else other)
-    return (where(a > b, input, other) + where(a >= b, input, other)) * 0.5
-
-
-def minimum(input: Tensor, other: Tensor) -> Tensor:
-    """The smaller of the two at each element; where they tie, each gets half the gradient, as in PyTorch."""
-    a, b = input.data, np.asarray(other.data if isinstance(other, Tensor) else other)
-    return (where(a < b, input, other) + where(a <= b, input, other)) * 0.5
-
-
-def is_tensor(obj: Any) -> builtins.bool:
-    """Whether obj is a Tensor."""
-    return isinstance(obj, Tensor)
-
-
-def is_floating_point(input: Tensor) -> builtins.bool:
-    """Whether input holds floats."""
-    return input.dtype.kind == "f"
-
-
-def allclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: builtins.bool = False):
-    """Whether |input - other| <= atol + rtol * |other| everywhere."""
-    return builtins.bool(np.allclose(np.asarray(input), np.asarray(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
-
-
-def equal(input: Tensor, other: Tensor) -> builtins.bool:
-    """Whether the two have the same shape and elements."""
-    return builtins.bool(np.array_equal(np.asarray(input), np.asarray(other)))
 
 
 def load(f: Any, map_location: Any = None, weights_only: Any = None, mmap: Any = None, **kwargs: Any) -> Any:
