@@ -64,11 +64,12 @@ def test_pdb_stops_in_the_first_backward(tmp_path):
         (x * 3).sum().backward()
         (x * 3).sum().backward()
         print("grad", x.grad.tolist())
-        """, "--pdb", stdin="p self.shape\nc\n")
+        """, "--pdb", stdin="p node, g\nc\n")
     assert result.returncode == 0, result.stderr
-    assert "stopped at the first backward()" in result.stderr
+    assert "stopped at the first node of the first backward()" in result.stderr
     assert result.stdout.count("(Pdb)") == 2  # one stop (two prompts: a command, then continue)
-    assert "()" in result.stdout and "grad [6.0, 6.0]" in result.stdout
+    assert "engine.py" in result.stdout and "node.function.backward(node, g)" in result.stdout
+    assert "(<SumBackward>, array(1., dtype=float32))" in result.stdout and "grad [6.0, 6.0]" in result.stdout
 
 
 def test_a_missing_script_exits_2(tmp_path):

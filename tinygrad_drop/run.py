@@ -1,7 +1,7 @@
 """Run a PyTorch script unchanged on tinygrad_drop:
 
     python -m tinygrad_drop.run train_gpt.py --steps 100      (or the console script: tinygrad-drop-run)
-    python -m tinygrad_drop.run --pdb train_gpt.py            stop in pdb at the first backward()
+    python -m tinygrad_drop.run --pdb train_gpt.py            stop in pdb at the first node of the first backward()
 
 For that process only, `import torch` and its submodules load tinygrad_drop (compat/__init__.py);
 the script runs as `__main__` with its own arguments, as `python train_gpt.py` would run it.
@@ -9,6 +9,7 @@ the script runs as `__main__` with its own arguments, as `python train_gpt.py` w
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import pdb
 import runpy
@@ -16,18 +17,25 @@ import sys
 from typing import Sequence
 
 from tinygrad_drop import Tensor, compat
+from tinygrad_drop.autograd import engine
 
 
 def stop_in_first_backward() -> None:
-    """Make the first Tensor.backward() of the run open pdb, one step before the engine starts."""
+    """Make the first Tensor.backward() of the run stop in pdb at its first node: in the engine's
+    walk (autograd/engine.py), on the line that calls the node's backward."""
     backward = Tensor.backward
 
     def backward_in_pdb(self, grad=None, retain_graph: bool = False) -> None:
         Tensor.backward = backward  # only the first backward stops
-        print("tinygrad_drop.run --pdb: stopped at the first backward(); 's' steps into the engine "
-              "(autograd/engine.py), 'c' continues", file=sys.stderr)
-        pdb.Pdb().set_trace()
-        return backward(self, grad, retain_graph)  # 's' here steps into the backward pass
+        debugger = pdb.Pdb()
+        source, first = inspect.getsourcelines(engine.backward_walk)
+        line = first + next(i for i, text in enumerate(source) if "node.function.backward(node, g)" in text)
+        debugger.set_break(engine.__file__, line, temporary=True)
+        debugger.cmdqueue.append("continue")  # from the call itself on to that line
+        print("tinygrad_drop.run --pdb: stopped at the first node of the first backward(): `node` is the op, "
+              "`g` the gradient arriving at its output; 's' steps into the op's backward, 'n' then 'c' goes on",
+              file=sys.stderr)
+        return debugger.runcall(backward, self, grad, retain_graph)
 
     Tensor.backward = backward_in_pdb
 
