@@ -210,3 +210,22 @@ def test_every_method_has_its_function_form_and_every_function_its_method_where_
     functions = [name for name, value in vars(ours).items() if not name.startswith("_") and callable(value)]
     without_method = [name for name in functions if hasattr(torch.Tensor, name) and not hasattr(td.Tensor, name)]
     assert without_function == [] and without_method == []
+
+
+@pytest.mark.parametrize("name, arguments", [("StepLR", dict(step_size=3, gamma=0.5)),
+                                             ("MultiStepLR", dict(milestones=[2, 5, 9], gamma=0.3)),
+                                             ("ExponentialLR", dict(gamma=0.9)),
+                                             ("CosineAnnealingLR", dict(T_max=7, eta_min=0.01)),
+                                             ("LambdaLR", dict(lr_lambda=lambda it: 1 / (it + 1)))])
+def test_lr_schedulers_match_pytorch(name, arguments):
+    schedules = []
+    for lib in (ours, torch):
+        optimizer = lib.optim.SGD([lib.ones(1, requires_grad=True)], lr=0.1)
+        scheduler = getattr(lib.optim.lr_scheduler, name)(optimizer, **arguments)
+        lrs = []
+        for _ in range(12):
+            lrs.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            scheduler.step()
+        schedules.append(lrs + scheduler.get_last_lr())
+    np.testing.assert_allclose(schedules[0], schedules[1], rtol=1e-9)

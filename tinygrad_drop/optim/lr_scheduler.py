@@ -110,3 +110,49 @@ class LambdaLR(LRScheduler):
 
     def lr_at(self, iteration: int, group_index: int) -> float:
         return self.base_lrs[group_index] * self.lr_lambdas[group_index](iteration)
+
+
+class StepLR(LRScheduler):
+    """lr = base_lr * gamma ** (iteration // step_size): a drop by gamma every step_size steps."""
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
+        self.step_size, self.gamma = step_size, gamma
+        super().__init__(optimizer)
+
+    def lr_at(self, iteration: int, group_index: int) -> float:
+        return self.base_lrs[group_index] * self.gamma ** (iteration // self.step_size)
+
+
+class MultiStepLR(LRScheduler):
+    """lr = base_lr * gamma ** (the number of milestones reached): a drop at each milestone."""
+
+    def __init__(self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1):
+        self.milestones, self.gamma = sorted(milestones), gamma
+        super().__init__(optimizer)
+
+    def lr_at(self, iteration: int, group_index: int) -> float:
+        return self.base_lrs[group_index] * self.gamma ** sum(iteration >= m for m in self.milestones)
+
+
+class ExponentialLR(LRScheduler):
+    """lr = base_lr * gamma ** iteration."""
+
+    def __init__(self, optimizer: Optimizer, gamma: float):
+        self.gamma = gamma
+        super().__init__(optimizer)
+
+    def lr_at(self, iteration: int, group_index: int) -> float:
+        return self.base_lrs[group_index] * self.gamma ** iteration
+
+
+class CosineAnnealingLR(LRScheduler):
+    """lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * iteration / T_max)) / 2: half a cosine
+    from the base lr down to eta_min over T_max steps (and back up after, as PyTorch's)."""
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0):
+        self.T_max, self.eta_min = T_max, eta_min
+        super().__init__(optimizer)
+
+    def lr_at(self, iteration: int, group_index: int) -> float:
+        base = self.base_lrs[group_index]
+        return self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * iteration / self.T_max)) / 2
