@@ -23,7 +23,7 @@ LAYERS = {
     "kernels": 1,
     "random": 2, "autograd": 2,
     "ops": 3,
-    "tensor": 4,
+    "tensor": 4, "creation": 4,
     "gradcheck": 5, "nn": 5, "optim": 5, "serialization": 5, "viz": 5, "utils": 5, "benchmark": 5,
     "data": 9, "training": 9, "compat": 9, "run": 9,
 }

@@ -5,8 +5,8 @@ heart. `import tinygrad_drop as td` and use it like PyTorch:
     loss = (x @ x.T).relu().mean()
     loss.backward()          # x.grad now holds d loss / d x
 """
-from .tensor import (Tensor, arange, bool_, cat, eye, float32, float64, full, int32, int64, ones,
-                     ones_like, rand, randint, randn, stack, tensor, where, zeros, zeros_like)
+from .tensor import Tensor, bool_, cat, float32, float64, int32, int64, stack, where
+from .creation import arange, eye, full, ones, ones_like, rand, randint, randn, tensor, zeros, zeros_like
 from . import autograd, nn, optim
 from .autograd.anomaly import detect_anomaly, is_anomaly_enabled
 from .autograd.grad_mode import enable_grad, is_grad_enabled, no_grad
@@ -17,7 +17,7 @@ from .random import get_rng_state, manual_seed, set_rng_state
 from . import viz
 from .device import device
 from .random import Generator
-from .tensor import (bernoulli, empty, empty_like, from_numpy, full_like, linspace, multinomial, rand_like, randn_like,
-                     randperm)
+from .tensor import bernoulli, multinomial
+from .creation import empty, empty_like, from_numpy, full_like, linspace, rand_like, randn_like, randperm
 
 __version__ = "0.1.0"

@@ -22,9 +22,10 @@ from tinygrad_drop.device import as_dtype, bfloat16, check_device, device
 from tinygrad_drop.random import Generator
 from tinygrad_drop.state import process as _process
 from tinygrad_drop.state import this_thread as _this_thread
-from tinygrad_drop.tensor import (Tensor, arange, bernoulli, cat, empty, empty_like, eye, from_numpy, full,
-                                  full_like, linspace, multinomial, ones, ones_like, rand, rand_like, randint, randn,
-                                  randn_like, randperm, stack, tensor, where, zeros, zeros_like)
+from tinygrad_drop.creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones,
+                                    ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros,
+                                    zeros_like)
+from tinygrad_drop.tensor import Tensor, bernoulli, cat, multinomial, stack, where
 from tinygrad_drop.utils import data as _data  # noqa: F401 (makes torch.utils.data an attribute too)
 
 from . import stubs
