@@ -233,6 +233,8 @@ def test_setitem_bad_input_is_one_clear_error():
         x[0] = td.zeros(4)
     with pytest.raises(IndexError, match="__setitem__"):
         x[5] = 1.0
+    with pytest.raises(TypeError, match="mul_: cannot write a value of shape \\(\\) and dtype float64 into a tensor"):
+        td.zeros(3, dtype=td.int64).mul_(0.5)
     y = td.ones(3).expand(2, 3)        # a broadcast view: numpy cannot write into it
     with pytest.raises(ValueError, match="read-only"):
         y[0, 0] = 2.0

@@ -186,7 +186,9 @@ class Tensor:
         try:
             write(self.data, _raw(value))
         except (ValueError, TypeError, IndexError) as error:
-            raise type(error)(f"{op}: cannot write a value of shape {np.shape(_raw(value))} and dtype "
+            # numpy's own subclasses (a casting error, say) take other arguments: raise the plain kind
+            kind = next(k for k in (IndexError, TypeError, ValueError) if isinstance(error, k))
+            raise kind(f"{op}: cannot write a value of shape {np.shape(_raw(value))} and dtype "
                               f"{np.asarray(_raw(value)).dtype} into a tensor of shape {self.shape} and dtype "
                               f"{self.dtype}: {error}") from None
         self._count_write()
