@@ -247,3 +247,11 @@ def test_samplers_and_random_split():
         data.random_split(range(10), [3, 3])
     with pytest.raises(ValueError, match="mutually exclusive"):
         data.DataLoader(range(4), sampler=data.SequentialSampler(range(4)), shuffle=True)
+
+
+def test_the_console_script_points_at_the_runner():
+    import importlib
+    import tomllib
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    module, _, function = scripts["tinygrad-drop-run"].partition(":")
+    assert getattr(importlib.import_module(module), function) is __import__("tinygrad_drop.run").run.main
