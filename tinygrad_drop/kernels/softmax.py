@@ -54,10 +54,11 @@ def _softmax_forward_kernel(x, log):
             y[i, j] = e
             total += e
         if log:
-            # log-sum-exp of the row: x_j - lse is the log-probability.
-            lse = row_max + math.log(total)
+            # (x_j - m) - log(total), not x_j - (m + log(total)): at large m the sum m + log(total)
+            # would round log(total) away, while x_j - m is exact near the max.
+            log_total = math.log(total)
             for j in range(n_cols):
-                y[i, j] = x[i, j] - lse
+                y[i, j] = (x[i, j] - row_max) - log_total
         else:
             inv_total = 1.0 / total
             for j in range(n_cols):
