@@ -6,6 +6,9 @@ taken from our own backward.
 """
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
@@ -195,8 +198,41 @@ def test_saved_buffers_are_released_after_backward():
     x = td.tensor([1.0, 2.0], requires_grad=True)
     loss = (x * x).sum()
     loss.backward()
-    with pytest.raises(RuntimeError, match="MulBackward.*second time.*retain_graph=True"):
+    with pytest.raises(RuntimeError, match="SumBackward.*second time.*retain_graph=True"):
         loss.backward()
+    hidden = x * x  # a graph that shares a freed node with a new one
+    hidden.sum().backward()
+    with pytest.raises(RuntimeError, match="MulBackward.*second time"):
+        (hidden * 2).sum().backward()
+
+
+def test_a_stored_loss_keeps_no_activation_alive(backend):
+    """losses.append(loss) is common: after backward the loss must not pin the graph's activations
+    (nor the batch), only its own node, as in PyTorch."""
+    model = td.nn.Sequential(td.nn.Linear(64, 256), td.nn.ReLU(), td.nn.Dropout(0.1), td.nn.Linear(256, 10))
+    losses, activations = [], []
+    for _ in range(3):
+        batch = td.randn(128, 64)
+        hidden = model[1](model[0](batch))
+        activations += [weakref.ref(batch), weakref.ref(hidden)]
+        loss = (model[3](model[2](hidden)) ** 2).mean()
+        del batch, hidden
+        loss.backward()
+        losses.append(loss)
+    gc.collect()
+    assert [ref() for ref in activations] == [None] * len(activations)
+    assert losses[0].grad_fn.inputs == () and losses[0].item() > 0
+
+
+def test_a_step_through_that_stops_early_still_frees_what_it_walked():
+    x = td.tensor([1.0, 2.0], requires_grad=True)
+    loss = (x.exp() * 3).sum()
+    steps = td.autograd.backward_steps(loss)
+    first = next(steps)
+    assert first.tensor is loss and first.inputs[0] is not None  # seen by the tools before it is freed
+    steps.close()
+    gc.collect()
+    assert loss.grad_fn.released and loss.grad_fn.inputs == ()
 
 
 def test_retain_graph_allows_a_second_backward():

@@ -7,7 +7,8 @@
    have contributed (guaranteed by the order), has its complete gradient: hooks may replace it,
    leaves and `retain_grad` tensors store it, and its node's `backward` turns it into gradients
    for the node's inputs, which are summed per input (a tensor used twice gets both paths).
-3. Release: each node's saved buffers are dropped right after its backward, unless retain_graph.
+3. Release: each node's saved buffers and its edges to its inputs are dropped right after its
+   backward (once the step-through tools have seen it), unless retain_graph.
 """
 from __future__ import annotations
 
@@ -86,6 +87,7 @@ def backward_walk(root, grad=None, retain_graph: bool = False) -> Iterator[tuple
         if node is None:
             yield tensor, g, ()
             continue
+        node.check_not_released()  # its edges are gone too: nothing could flow past it
         input_grads = node.function.backward(node, g)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
@@ -102,6 +104,8 @@ def backward_walk(root, grad=None, retain_graph: bool = False) -> Iterator[tuple
                                    f"for an input of shape {parent.data.shape}")
             key = id(parent)
             grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
-        if not retain_graph:
-            node.release()
-        yield tensor, g, input_grads
+        try:
+            yield tensor, g, input_grads
+        finally:  # also when the step-through tools stop early
+            if not retain_graph:
+                node.release()
