@@ -38,7 +38,7 @@ class ProcessState:
     dropout_counter: int = 0             # dropout calls since then: each takes the next number
     numpy_generator: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
     anomaly_mode: bool = False           # inside td.detect_anomaly()
-    thread_pool: str = "not started"     # "not started", "shared", "separate" or "forked child"
+    thread_pool: str = "not started"     # "not started", "shared", "separate", "forked child" or "bounds checked"
     blas_callback: object = None         # the compiled callback that runs numpy's products on Numba's threads
     watch_load: bool = True              # step down to one thread while other processes keep the cores busy
     machine_busy: bool = False           # the last verdict of that watch

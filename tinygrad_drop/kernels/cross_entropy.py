@@ -28,7 +28,7 @@ import math
 import numpy as np
 from numba import prange
 
-from . import Kernel, threads_available
+from . import Kernel, checks, threads_available
 from .exp_float32 import exp_float32_into
 from .parallel import ROWS_PER_TASK, njit_parallel_or_serial, task_count, task_rows
 
@@ -154,9 +154,23 @@ def _cross_entropy_backward_kernel(logits, target, row_max, log_sum, ignore_inde
     return dlogits
 
 
+def check_cross_entropy_forward(logits, target, ignore_index, kernel: str = "cross_entropy_forward") -> None:
+    checks.ndim(kernel, "logits", logits, 2)
+    checks.floats(kernel, logits=logits)
+    checks.shapes(kernel, target=(target, logits.shape[:1]))
+    checks.indices(kernel, "target", target, logits.shape[1], ignore_index)
+
+
+def check_cross_entropy_backward(logits, target, row_max, log_sum, ignore_index, scale) -> None:
+    check_cross_entropy_forward(logits, target, ignore_index, "cross_entropy_backward")
+    checks.floats("cross_entropy_backward", logits=logits, row_max=row_max)
+    checks.floats("cross_entropy_backward", log_sum=log_sum)
+    checks.shapes("cross_entropy_backward", row_max=(row_max, logits.shape[:1]), log_sum=(log_sum, logits.shape[:1]))
+
+
 cross_entropy_forward = Kernel(
-    "cross_entropy_forward", cross_entropy_forward_numpy, cross_entropy_forward_numba
+    "cross_entropy_forward", cross_entropy_forward_numpy, cross_entropy_forward_numba, check_cross_entropy_forward
 )
 cross_entropy_backward = Kernel(
-    "cross_entropy_backward", cross_entropy_backward_numpy, cross_entropy_backward_numba
+    "cross_entropy_backward", cross_entropy_backward_numpy, cross_entropy_backward_numba, check_cross_entropy_backward
 )

@@ -19,6 +19,10 @@ they keep about a core busy, the kernels run on the calling thread and numpy's B
 until the machine quiets down. The results are the same bits either way.
 TINYGRAD_DROP_WATCH_LOAD=0 turns the watch off.
 
+Bounds checking (NUMBA_BOUNDSCHECK=1, for debugging; docs/debugging.md): an index error raised
+inside Numba's threads does not reach Python cleanly, so with bounds checks compiled in, every
+kernel runs on its calling thread and the products on OpenBLAS's own threads.
+
 Several Python threads, each training its own model: each would start its own team of threads
 on the same cores, and Numba's "workqueue" layer (the one used where the products cannot share
 the pool) stops the process outright when two threads enter it at once. So only one Python thread
@@ -50,12 +54,16 @@ LOAD_CHECK_SECONDS = 0.5  # how often the watch looks at the machine
 # Other processes' runnable tasks (smoothed over the last few looks) above which the machine is
 # busy, and below which it is quiet again: apart, so one noisy look does not flip the mode.
 BUSY_ABOVE, QUIET_BELOW = 0.75, 0.25
+SERIAL_POOLS = ("forked child", "bounds checked")  # kernels always on the calling thread
 CALLER_SECONDS = 1.0  # a Python thread that called a kernel this recently is still training
 
 
 def start_thread_pool() -> str:
     """Set up the kernels' threads (once per process); returns state.process.thread_pool."""
     if state.process.thread_pool != "not started":
+        return state.process.thread_pool
+    if numba.config.BOUNDSCHECK:
+        state.process.thread_pool = "bounds checked"
         return state.process.thread_pool
     user_chose_layer = "NUMBA_THREADING_LAYER" in os.environ or numba.config.THREADING_LAYER != "default"
     if not user_chose_layer:
@@ -141,8 +149,9 @@ def products_share_threads() -> bool:
 
 
 def threads_available() -> bool:
-    """Whether a kernel may use threads at all: not in a forked child, not on a busy machine."""
-    return start_thread_pool() != "forked child" and not on_one_thread_now()
+    """Whether a kernel may use threads at all: not in a forked child, not with bounds checks, not
+    on a busy machine, not while several Python threads train."""
+    return start_thread_pool() not in SERIAL_POOLS and not on_one_thread_now()
 
 
 def threads_beside_products() -> bool:
@@ -155,7 +164,7 @@ def threads_beside_products() -> bool:
     its even split waits for the slowest thread: threads then only where the machine has at least
     twice as many cores as Numba uses. Never in a forked child or on a busy machine."""
     pool = start_thread_pool()
-    if pool == "forked child" or on_one_thread_now():
+    if pool in SERIAL_POOLS or on_one_thread_now():
         return False
     return pool == "shared" or (os.cpu_count() or 1) >= 2 * numba.get_num_threads()
 
