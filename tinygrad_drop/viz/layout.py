@@ -85,8 +85,8 @@ def order_rows(rank: list[int], edges: list[tuple[int, int]]) -> list[list[int]]
     return rows
 
 
-def layered_layout(count: int, edges: list[tuple[int, int]], node_width: float = 150.0,
-                   node_height: float = 60.0, gap_x: float = 24.0, gap_y: float = 44.0) -> Layout:
+def layered_layout(count: int, edges: list[tuple[int, int]], node_width: float = 170.0,
+                   node_height: float = 64.0, gap_x: float = 24.0, gap_y: float = 44.0) -> Layout:
     """Boxes for `count` nodes joined by `edges` (source, target), inputs above their consumers."""
     rank = ranks(count, edges)
     rows = order_rows(rank, edges)

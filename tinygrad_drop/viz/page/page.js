@@ -58,7 +58,7 @@ function nodeTitle(node) {
 // A node's thumbnail: its value as a heatmap, one pixel-square per cell.
 function thumbnail(picture) {
   const canvas = document.createElement("canvas");
-  const scale = Math.max(1, Math.floor(Math.min(40 / picture.cols, 24 / picture.rows)));
+  const scale = Math.max(1, Math.floor(Math.min(48 / picture.cols, 20 / picture.rows)));
   canvas.width = picture.cols * scale; canvas.height = picture.rows * scale;
   const ctx = canvas.getContext("2d"), values = cellsOf(picture), limit = largest([picture]);
   for (let r = 0; r < picture.rows; r++)
@@ -236,11 +236,11 @@ function drawStepPanel(k) {
   panel.append(incoming);
   if (step.leaf) panel.append(heading("A leaf: this gradient is added into its .grad.", "p"));
   if (node.dropout) panel.append(dropoutSection(node, step, limit));
-  step.outs.forEach((out, i) => {
+  step.outs.forEach((out) => {
     const source = nodes[edges[out.edge].from];
     const block = document.createElement("div");
     block.className = "step-out"; block.dataset.edge = out.edge;
-    block.append(heading(`passed to input ${i}: ${nodeTitle(source)} (${source.shape.join(", ")}), ` +
+    block.append(heading(`passed on to ${nodeTitle(source)} (${source.shape.join(", ")}), ` +
                          `norm ${fmt(out.grad.stats.norm)}`));
     block.append(heatmap(out.grad, limit, node.dropout && !evalMode ? node.dropout.mask : null));
     panel.append(block);
