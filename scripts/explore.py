@@ -48,14 +48,19 @@ def example(args: argparse.Namespace):
         from models.mlp import MLP
         model = MLP(6, [12], 4, dropout=args.dropout)
         x, y = td.randn(8, 6), rng.integers(0, 4, 8)
-        make_loss = lambda: F.cross_entropy(model(x), y)  # noqa: E731
+
+        def make_loss():
+            return F.cross_entropy(model(x), y)
     else:
         from models.gpt import GPT, GPTConfig
         config = GPTConfig(vocab_size=32, block_size=8, n_layer=args.layers, n_head=2, n_embd=16,
                            embd_pdrop=args.dropout, attn_pdrop=args.dropout, resid_pdrop=args.dropout)
         model = GPT(config)
         idx = rng.integers(0, config.vocab_size, (2, config.block_size))
-        make_loss = lambda: model(idx, np.roll(idx, -1, axis=1))[1]  # noqa: E731
+        targets = np.roll(idx, -1, axis=1)  # each position predicts the next token
+
+        def make_loss():
+            return model(idx, targets)[1]
     return make_loss, model
 
 

@@ -132,6 +132,12 @@ def test_a_loss_function_is_run_with_the_lectures_nodes_and_the_switches_put_bac
     assert modules["ScaledDotProductAttentionBackward"] == "transformer.h.0.attn"
     assert modules["GELUFunctionBackward"] == "transformer.h.0.mlp.gelu"
     assert sum("dropout" in n for n in data["nodes"]) == 3  # embeddings and both residual branches
+    (attention,) = [n for n in data["nodes"] if n["op"] == "ScaledDotProductAttentionBackward"]
+    mask = np.array(list(attention["attention"]["mask"])).reshape(2 * 2 * 4, 4)
+    weights = cells(attention["attention"]["weights"])
+    assert (mask == "0").any() and (mask == "1").any()
+    assert (mask[np.triu_indices(4, 1)[0], np.triu_indices(4, 1)[1]] == "2").all()  # causal: no future keys
+    assert (weights[mask != "1"] == 0).all() and (weights[mask == "1"] > 0).all()
     fused = td.viz.explore(make_loss, names=model, fused=True).data
     assert "LinearGELUBackward" in {n["op"] for n in fused["nodes"]}
 

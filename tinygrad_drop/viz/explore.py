@@ -35,6 +35,7 @@ MAX_NODES = 1000           # more and a browser draws the graph slowly: the user
 COLLAPSE_FROM = 120        # graphs with more nodes open with their module groups collapsed
 PAGE = Path(__file__).with_name("page")
 DROPOUT_OPS = ("DropoutFunction", "LinearDropout")
+ATTENTION_OPS = ("ScaledDotProductAttention", "CausalQKVAttention")
 
 
 class Explorer:
@@ -144,6 +145,8 @@ def describe_graph(root: Tensor, order: list[Tensor], edges: list[tuple[Tensor, 
             if name in DROPOUT_OPS and getattr(node, "key", None) is not None:
                 entry["dropout"] = {"p": float(node.p), "scale": float(node.scale),
                                     "mask": grid.bits(dropout_mask_of(node.key, t.shape, node.p))}
+            if name in ATTENTION_OPS:
+                entry["attention"] = attention_weights(node)
             if gradcheck and call is not None:
                 entry["check"] = check_node(call, seed=i)
         nodes.append(entry)
@@ -153,6 +156,20 @@ def describe_graph(root: Tensor, order: list[Tensor], edges: list[tuple[Tensor, 
     return {"nodes": nodes, "edges": edge_list, "rules": rules, "startCollapsed": len(order) > COLLAPSE_FROM,
             "layout": {"x": layout.x, "y": layout.y, "nodeWidth": layout.node_width,
                        "nodeHeight": layout.node_height, "width": layout.width, "height": layout.height}}
+
+
+def attention_weights(node) -> dict | None:
+    """The attention weights after dropout, D (batch x head x query rows, key columns), and which
+    were dropped: '1' kept, '0' dropped (P > 0 but D = 0), '2' never attended (the causal mask).
+    Read from the node's saved (P, D) before backward frees them; None without dropout."""
+    probs, dropped = node.saved_tensors[-2:]
+    if dropped is probs:  # no dropout: D is P itself
+        return None
+    grid = Grid.for_shape(probs.shape)
+    kept = grid.cells(dropped) != 0
+    attended = grid.cells(probs) > 0
+    bits = np.where(~attended, "2", np.where(kept, "1", "0"))
+    return {"weights": grid.picture(dropped), "mask": "".join(bits.ravel())}
 
 
 def infer_modules(nodes: list[dict], edges: list[tuple[Tensor, Tensor]], index: dict[int, int]) -> None:

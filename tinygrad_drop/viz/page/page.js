@@ -176,7 +176,7 @@ function heatmap(picture, limit, mask) {
   const values = cellsOf(picture);
   values.forEach((v, k) => {
     const cell = document.createElement("div");
-    cell.className = "cell" + (mask ? (mask[k] === "1" ? " kept" : " dropped") : "");
+    cell.className = "cell" + (mask ? { 1: " kept", 0: " dropped", 2: " masked" }[mask[k]] : "");
     cell.style.background = colour(v, limit);
     cell.dataset.v = fmt(v);
     const row = picture.rowIndex[Math.floor(k / picture.cols)], col = picture.colIndex[k % picture.cols];
@@ -292,6 +292,12 @@ function drawNodePanel(id) {
     panel.append(heading(node.kind === "param" ? "A parameter: backward adds its gradient into .grad."
                                                : "Needs no gradient: backward stops here.", "p"));
     return;
+  }
+  if (node.attention) {  // attention's own dropout, on the weights after softmax
+    const weights = node.attention.weights;
+    panel.append(heading("attention weights after dropout (rows: batch × head × query, columns: key): " +
+                         "● kept, ○ dropped, blank: masked by causality" + sampledNote(weights, [weights.stats.size])),
+                 heatmap(weights, largest([weights]), node.attention.mask));
   }
   const check = node.check;
   const checkLine = document.createElement("p"); checkLine.id = "gradcheck";
