@@ -25,12 +25,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = OneLineArgumentParser(prog="explore.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=MODELS, default="mlp", help="the example to explore (default mlp)")
     parser.add_argument("--script", type=Path, help="a Python file defining loss() (and model) to explore instead")
-    parser.add_argument("--out", type=Path, default=Path("backprop.html"), help="the page to write (default backprop.html)")
+    parser.add_argument("--out", type=Path, default=Path("backprop.html"),
+                        help="the page to write (default backprop.html)")
     parser.add_argument("--layers", type=positive_int, default=1, help="GPT blocks (default 1)")
     parser.add_argument("--dropout", type=probability_below_one, default=0.2, help="dropout probability (default 0.2)")
     parser.add_argument("--seed", type=int, default=0, help="the seed of weights, data and masks (default 0)")
     parser.add_argument("--eval", action="store_true", help="explore the model in eval(): dropout is the identity")
-    parser.add_argument("--fused", action="store_true", help="keep the fused nodes training uses (default: the lecture's nodes)")
+    parser.add_argument("--fused", action="store_true",
+                        help="keep the fused nodes training uses (default: the lecture's nodes)")
     parser.add_argument("--max-nodes", type=positive_int, default=1000, help="refuse larger graphs (default 1000)")
     return parser.parse_args(argv)
 
@@ -85,11 +87,12 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.eval and model is not None:
         model.eval()
+    title = f"backprop explorer: {args.script or args.model}" + (" (eval)" if args.eval else "")
     try:
         explorer = td.viz.explore(make_loss, args.out, names=model, fused=args.fused, max_nodes=args.max_nodes,
-                                  title=f"backprop explorer: {args.script or args.model}" + (" (eval)" if args.eval else ""))
-    except ValueError as error:  # too large a graph, a loss that is not a scalar: the message says what to do
-        return report(UsageError(str(error)))
+                                  title=title)
+    except (ValueError, TypeError) as error:  # a graph too large, a loss not a scalar: the message says what to do
+        return report(UsageError(str(error).replace("max_nodes=", "--max-nodes ")))
     print(f"wrote {args.out}: {len(explorer.data['nodes'])} nodes, {len(explorer.data['steps'])} backward steps; "
           "open it in a browser")
     return 0

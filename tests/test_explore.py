@@ -178,6 +178,13 @@ def test_bad_input_gets_one_clear_error(tmp_path):
     assert not (tmp_path / "page.html").exists()
 
 
+def test_nan_and_inf_reach_the_page_as_a_failed_check_not_a_broken_page():
+    x = td.tensor([-1.0, 2.0], requires_grad=True)
+    data = td.viz.explore(lambda: x.log().sum()).data
+    (log,) = [n for n in data["nodes"] if n["op"] == "LogBackward"]
+    assert log["value"]["stats"]["nonfinite"] == 1 and log["check"]["ok"] is False
+
+
 def test_a_large_graph_opens_collapsed_when_its_limit_is_raised():
     x = td.tensor([1.0], requires_grad=True)
     y = x
@@ -220,4 +227,4 @@ def test_the_script_writes_the_page_for_a_users_loss_and_refuses_bad_input_in_on
     assert refused.returncode == 2 and refused.stderr.startswith("error: --script empty.py defines no `loss`")
     assert len(refused.stderr.splitlines()) == 1
     too_big = run_script("--model", "gpt", "--max-nodes", "5", cwd=tmp_path)
-    assert too_big.returncode == 2 and "more than max_nodes=5" in too_big.stderr
+    assert too_big.returncode == 2 and "more than --max-nodes 5" in too_big.stderr

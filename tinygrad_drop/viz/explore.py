@@ -83,7 +83,7 @@ def explore(loss: Tensor | Callable[[], Tensor], path: str | Path | None = None,
             f"would draw slowly. Pass max_nodes={len(order)} to draw it anyway (the page opens with its "
             "module groups collapsed), or explore a smaller model (fewer layers, a smaller batch does not "
             "change the node count) or one part of it (the loss of one block's output).")
-    data = describe_graph(root, order, edges, names, calls, gradcheck)
+    data = describe_graph(order, edges, names, calls, gradcheck)
     data["steps"] = walk(root, order, data, retain_graph)
     data["title"] = title or f"backward of a loss of shape {tuple(root.shape)}"
     data["fusedNote"] = fused_note(order, calls)
@@ -122,7 +122,7 @@ def check_root(root: Any) -> None:
                          "a function that computes it), or call backward(retain_graph=True) before exploring")
 
 
-def describe_graph(root: Tensor, order: list[Tensor], edges: list[tuple[Tensor, Tensor]], names: Any,
+def describe_graph(order: list[Tensor], edges: list[tuple[Tensor, Tensor]], names: Any,
                    calls: dict[int, OpCall], gradcheck: bool) -> dict:
     """Nodes (values, masks, rules, checks), edges and layout, all read before backward."""
     labels = tensor_names(names)
@@ -133,7 +133,7 @@ def describe_graph(root: Tensor, order: list[Tensor], edges: list[tuple[Tensor, 
         call = calls.get(id(node)) if node is not None else None
         grid = Grid.for_shape(t.shape)
         entry = {"id": i, "shape": list(t.shape), "dtype": str(t.data.dtype), "value": grid.picture(t.data),
-                 "isRoot": t is root, "module": call.module if call else None}
+                 "module": call.module if call else None}
         if node is None:
             entry.update(kind="param" if t.requires_grad else "const",
                          op=labels.get(id(t), "input" if t.requires_grad else "no grad"))
@@ -200,8 +200,8 @@ def rule_of(function: type) -> dict:
     """The op's own words: its docstring (or its file's), and its forward and backward source."""
     doc = inspect.getdoc(function) if function.__doc__ else None
     if doc is None:
-        module_doc = inspect.getdoc(inspect.getmodule(function)) or ""
-        doc = module_doc.split("\n\n")[0]
+        module = inspect.getmodule(function)
+        doc = ((inspect.getdoc(module) or "") if module is not None else "").split("\n\n")[0]
 
     def source(method: str) -> str:
         try:

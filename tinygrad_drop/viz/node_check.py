@@ -83,5 +83,10 @@ def check_node(call: OpCall, seed: int = 0, samples: int = SAMPLES) -> dict:
         return {"error": "no input of this node needs a gradient"}
     _, position, index, analytic_value, numeric, error = worst
     return {"ok": bool(error <= ATOL + RTOL * abs(numeric)), "input": position,
-            "index": [int(i) for i in index], "analytic": analytic_value, "numeric": numeric,
-            "error": None, "abs_error": error, "checked": count}
+            "index": [int(i) for i in index], "analytic": finite_or_none(analytic_value),
+            "numeric": finite_or_none(numeric), "error": None, "abs_error": finite_or_none(error), "checked": count}
+
+
+def finite_or_none(value: float) -> float | None:
+    """The value, or None for NaN and infinities, which JSON (and so the page) cannot carry."""
+    return value if np.isfinite(value) else None
