@@ -71,7 +71,9 @@ def explore(loss: Tensor | Callable[[], Tensor], path: str | Path | None = None,
         and lets every node be gradchecked; a tensor is shown as it was built.
     names: a Module (or name -> tensor pairs) naming the parameters and grouping nodes by module.
     max_nodes: refuse larger graphs (a clear error) rather than hang a browser; raise it knowingly.
-    Runs the backward pass (leaves' .grad hold the result). Returns the Explorer."""
+    retain_graph: passed to the backward pass, which explore runs (leaves' .grad hold the result).
+    gradcheck: check each node alone (needs `loss` as a function); title: the page's heading.
+    Returns the Explorer."""
     if not isinstance(max_nodes, int) or max_nodes < 1:
         raise ValueError(f"explore: max_nodes must be a positive int, got {max_nodes!r}")
     root, calls = loss_and_calls(loss, names, fused)
