@@ -16,28 +16,37 @@ FLOATS = (np.float32, np.float64)
 
 
 def shapes(kernel: str, **arrays_and_shapes: tuple) -> None:
-    """Each keyword is (array, the shape it must have)."""
+    """Each keyword is (array, the shape it must have, a tuple)."""
     for name, (array, expected) in arrays_and_shapes.items():
-        if np.shape(array) != tuple(expected):
+        if getattr(array, "shape", None) != expected:
             raise ValueError(f"{kernel}: {name} has shape {np.shape(array)}, expected {tuple(expected)}")
 
 
 def ndim(kernel: str, name: str, array, *allowed: int) -> None:
     """The array has one of the allowed numbers of axes."""
-    if np.ndim(array) not in allowed:
+    if getattr(array, "ndim", None) not in allowed:
         raise ValueError(f"{kernel}: {name} must have {' or '.join(map(str, allowed))} axes, "
                          f"got shape {np.shape(array)}")
 
 
 def floats(kernel: str, **arrays) -> None:
     """The arrays hold float32 or float64, all the same one: the kernels are compiled for those."""
+    first = None
+    for array in arrays.values():
+        dtype = getattr(array, "dtype", None)
+        first = dtype if first is None else first
+        if dtype != first or dtype not in FLOATS:
+            refuse_dtypes(kernel, arrays)
+
+
+def refuse_dtypes(kernel: str, arrays: dict) -> None:
+    """The error for arrays that `floats` refused, naming the one that is wrong."""
     dtypes = {name: getattr(array, "dtype", None) for name, array in arrays.items()}
     for name, dtype in dtypes.items():
         if dtype not in FLOATS:
             raise TypeError(f"{kernel}: {name} must be a float32 or float64 array, got {dtype or type(arrays[name])}")
-    if len(set(dtypes.values())) > 1:
-        raise TypeError(f"{kernel}: the arrays must share one dtype, got "
-                        + ", ".join(f"{name} {dtype}" for name, dtype in dtypes.items()))
+    raise TypeError(f"{kernel}: the arrays must share one dtype, got "
+                    + ", ".join(f"{name} {dtype}" for name, dtype in dtypes.items()))
 
 
 def indices(kernel: str, name: str, array, count: int, ignore: int | None = None) -> None:
