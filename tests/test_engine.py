@@ -344,3 +344,27 @@ def test_tensor_basics():
     assert x.tolist() == [[1.0, 2.0, 3.0]]
     assert x.sum().item() == 6.0
     np.testing.assert_array_equal(np.asarray(x), x.numpy())
+
+
+def test_a_hook_that_changes_the_gradients_dtype_is_refused_as_in_pytorch(backend):
+    x = td.randn(4, 5, requires_grad=True)
+    hidden = x.softmax(-1)
+    hidden.register_hook(lambda g: td.tensor(g.numpy().astype(np.float64)))
+    with pytest.raises(RuntimeError, match="has changed the type of value \\(was float32, got float64\\)"):
+        (hidden * 2).sum().backward()
+
+
+def test_a_functions_gradient_takes_its_inputs_dtype_as_in_pytorch(backend):
+    class Float64Gradient(td.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 3
+
+        @staticmethod
+        def backward(ctx, grad):
+            return (grad * 3).astype(np.float64)
+
+    x = td.randn(4, 5, requires_grad=True)
+    Float64Gradient.apply(x.softmax(-1)).sum().backward()  # softmax's backward gets a float32 gradient
+    assert x.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad.numpy(), 0.0, atol=1e-6)  # rows of a softmax sum to a constant

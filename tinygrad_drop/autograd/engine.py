@@ -81,6 +81,9 @@ def backward_walk(root, grad=None, retain_graph: bool = False) -> Iterator[tuple
                 if g.shape != tensor.data.shape:  # the node's backward (a kernel, maybe) trusts this shape
                     raise RuntimeError(f"a hook returned a gradient of shape {g.shape} for a tensor of shape "
                                        f"{tensor.data.shape}")
+                if g.dtype != tensor.data.dtype:  # as PyTorch: a hook may change values, not their type
+                    raise RuntimeError(f"hook '{getattr(hook, '__name__', hook)}' has changed the type of value "
+                                       f"(was {tensor.data.dtype}, got {g.dtype})")
         if tensor.grad_fn is None or tensor._retains_grad:
             tensor._accumulate_grad(g)
         node = tensor.grad_fn
@@ -102,6 +105,8 @@ def backward_walk(root, grad=None, retain_graph: bool = False) -> Iterator[tuple
             if np.shape(parent_grad) != parent.data.shape:
                 raise RuntimeError(f"{node.name} returned a gradient of shape {np.shape(parent_grad)} "
                                    f"for an input of shape {parent.data.shape}")
+            if parent_grad.dtype != parent.data.dtype:  # as PyTorch, a gradient takes its input's dtype
+                parent_grad = parent_grad.astype(parent.data.dtype)
             key = id(parent)
             grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
         try:
