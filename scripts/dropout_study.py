@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         return report(error)
     from models.gpt import build_gpt
     from tinygrad_drop.data.text import load_text
+    from tinygrad_drop.training.run_lock import remove_empty_run_folder
     from tinygrad_drop.training.trainer import INTERRUPTED_EXIT_CODE, remove_run, run
 
     try:
@@ -130,8 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.overwrite:
             for run_dir in earlier_runs:  # with rates this study may not repeat
                 remove_run(run_dir)
-                if not any(run_dir.iterdir()):
-                    run_dir.rmdir()
+                remove_empty_run_folder(run_dir)
             for name in (RESULTS_NAME, PLOT_NAME):
                 (out_dir / name).unlink(missing_ok=True)
         out_dir.mkdir(parents=True, exist_ok=True)

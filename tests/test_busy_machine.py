@@ -29,12 +29,13 @@ def watch(monkeypatch):
     monkeypatch.setattr(td.state.process, "watch_load", True)
     monkeypatch.setattr(td.state.process, "machine_busy", False)
     monkeypatch.setattr(td.state.process, "others_running", 0.0)
+    monkeypatch.setattr(td.state.process, "kernel_callers", {})
     monkeypatch.setattr(thread_pool, "LOAD_CHECK_SECONDS", 0.0)
     monkeypatch.setattr(thread_pool, "others_running", lambda: readings.pop(0) if len(readings) > 1 else readings[0])
     quiet_blas_threads = blas_thread_count()
     yield readings
     readings[:] = [0]  # quiet again: numpy's BLAS gets its threads back
-    while thread_pool.machine_is_busy():
+    while thread_pool.on_one_thread_now():
         pass
     assert blas_thread_count() == quiet_blas_threads
 
@@ -54,7 +55,7 @@ def test_a_busy_machine_gets_one_blas_thread_and_the_same_numbers(watch):
     x = td.randn(256, 384)
     quiet = F.gelu(x @ x.T).numpy()
     watch[:] = [3]
-    while not thread_pool.machine_is_busy():
+    while not thread_pool.on_one_thread_now():
         pass
     assert blas_thread_count() == 1
     busy = F.gelu(x @ x.T).numpy()

@@ -31,6 +31,7 @@ TUTORIALS = {
     "writing_a_function.md": "Writing your own Function",
     "from_nanogpt.md": "From nanoGPT in PyTorch to tinygrad_drop",
     "debugging.md": "Debugging backprop",
+    "explorer.md": "Watching backprop in the browser",
 }
 # the course-kit topics (scripts/make_assignment.py) whose code each page runs: in a student copy
 # a page passes once its topics are done
@@ -40,6 +41,7 @@ PAGE_TOPICS = {
     "writing_a_function.md": ("matmul",),
     "from_nanogpt.md": ("layernorm", "attention", "matmul"),
     "debugging.md": ("matmul",),
+    "explorer.md": ("dropout",),
 }
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.S | re.M)
 IMPORTS_TORCH = re.compile(r"^(import|from) torch\b", re.M)

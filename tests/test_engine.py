@@ -6,6 +6,9 @@ taken from our own backward.
 """
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
@@ -195,8 +198,41 @@ def test_saved_buffers_are_released_after_backward():
     x = td.tensor([1.0, 2.0], requires_grad=True)
     loss = (x * x).sum()
     loss.backward()
-    with pytest.raises(RuntimeError, match="MulBackward.*second time.*retain_graph=True"):
+    with pytest.raises(RuntimeError, match="SumBackward.*second time.*retain_graph=True"):
         loss.backward()
+    hidden = x * x  # a graph that shares a freed node with a new one
+    hidden.sum().backward()
+    with pytest.raises(RuntimeError, match="MulBackward.*second time"):
+        (hidden * 2).sum().backward()
+
+
+def test_a_stored_loss_keeps_no_activation_alive(backend):
+    """losses.append(loss) is common: after backward the loss must not pin the graph's activations
+    (nor the batch), only its own node, as in PyTorch."""
+    model = td.nn.Sequential(td.nn.Linear(64, 256), td.nn.ReLU(), td.nn.Dropout(0.1), td.nn.Linear(256, 10))
+    losses, activations = [], []
+    for _ in range(3):
+        batch = td.randn(128, 64)
+        hidden = model[1](model[0](batch))
+        activations += [weakref.ref(batch), weakref.ref(hidden)]
+        loss = (model[3](model[2](hidden)) ** 2).mean()
+        del batch, hidden
+        loss.backward()
+        losses.append(loss)
+    gc.collect()
+    assert [ref() for ref in activations] == [None] * len(activations)
+    assert losses[0].grad_fn.inputs == () and losses[0].item() > 0
+
+
+def test_a_step_through_that_stops_early_still_frees_what_it_walked():
+    x = td.tensor([1.0, 2.0], requires_grad=True)
+    loss = (x.exp() * 3).sum()
+    steps = td.autograd.backward_steps(loss)
+    first = next(steps)
+    assert first.tensor is loss and first.inputs[0] is not None  # seen by the tools before it is freed
+    steps.close()
+    gc.collect()
+    assert loss.grad_fn.released and loss.grad_fn.inputs == ()
 
 
 def test_retain_graph_allows_a_second_backward():
@@ -308,3 +344,27 @@ def test_tensor_basics():
     assert x.tolist() == [[1.0, 2.0, 3.0]]
     assert x.sum().item() == 6.0
     np.testing.assert_array_equal(np.asarray(x), x.numpy())
+
+
+def test_a_hook_that_changes_the_gradients_dtype_is_refused_as_in_pytorch(backend):
+    x = td.randn(4, 5, requires_grad=True)
+    hidden = x.softmax(-1)
+    hidden.register_hook(lambda g: td.tensor(g.numpy().astype(np.float64)))
+    with pytest.raises(RuntimeError, match="has changed the type of value \\(was float32, got float64\\)"):
+        (hidden * 2).sum().backward()
+
+
+def test_a_functions_gradient_takes_its_inputs_dtype_as_in_pytorch(backend):
+    class Float64Gradient(td.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 3
+
+        @staticmethod
+        def backward(ctx, grad):
+            return (grad * 3).astype(np.float64)
+
+    x = td.randn(4, 5, requires_grad=True)
+    Float64Gradient.apply(x.softmax(-1)).sum().backward()  # softmax's backward gets a float32 gradient
+    assert x.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad.numpy(), 0.0, atol=1e-6)  # rows of a softmax sum to a constant

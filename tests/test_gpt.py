@@ -192,9 +192,10 @@ def step_both_ways(dtype, seed: int = 20, **overrides) -> list[tuple]:
             parameter.data = parameter.data.astype(dtype)
         td.manual_seed(seed + 1)
         logits, loss = model(idx, np.roll(idx, -1, axis=1))
+        names = node_names(loss)  # before backward, which frees the graph
         loss.backward()
         grads = {name: parameter.grad.numpy() for name, parameter in model.named_parameters()}
-        results.append((logits.numpy(), loss.item(), grads, td.get_rng_state(), node_names(loss)))
+        results.append((logits.numpy(), loss.item(), grads, td.get_rng_state(), names))
     return results
 
 

@@ -354,20 +354,22 @@ def cross_entropy_inputs(shape, dtype, ignore_index, seed):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_cross_entropy_backends_agree(ignore_index, shape, dtype):
     logits, target = cross_entropy_inputs(shape, dtype, ignore_index, seed=8)
-    loss_sum, count, lse = cross_entropy.cross_entropy_forward.numpy_impl(
+    loss_sum, count, row_max, log_sum = cross_entropy.cross_entropy_forward.numpy_impl(
         logits, target, ignore_index
     )
-    loss_sum_nb, count_nb, lse_nb = cross_entropy.cross_entropy_forward.numba_impl(
+    loss_sum_nb, count_nb, row_max_nb, log_sum_nb = cross_entropy.cross_entropy_forward.numba_impl(
         logits, target, ignore_index
     )
     assert count_nb == count == int(np.sum(target != ignore_index))
     assert isinstance(loss_sum_nb, float) and isinstance(count_nb, int)
     np.testing.assert_allclose(loss_sum_nb, loss_sum, **TOLERANCE[dtype])
-    assert_close(lse_nb, lse, dtype)
+    assert np.array_equal(row_max_nb, row_max) and row_max_nb.dtype == dtype
+    assert log_sum_nb.dtype == log_sum.dtype == np.float64
+    np.testing.assert_allclose(log_sum_nb, log_sum, **TOLERANCE[dtype])
     scale = 1.0 / max(count, 1)
     assert_close(
-        cross_entropy.cross_entropy_backward.numba_impl(logits, target, lse, ignore_index, scale),
-        cross_entropy.cross_entropy_backward.numpy_impl(logits, target, lse, ignore_index, scale),
+        cross_entropy.cross_entropy_backward.numba_impl(logits, target, row_max, log_sum, ignore_index, scale),
+        cross_entropy.cross_entropy_backward.numpy_impl(logits, target, row_max, log_sum, ignore_index, scale),
         dtype,
     )
 
@@ -388,11 +390,11 @@ def test_cross_entropy_matches_torch(ignore_index, shape, dtype):
         both_implementations(cross_entropy.cross_entropy_forward),
         both_implementations(cross_entropy.cross_entropy_backward),
     ):
-        loss_sum, count, lse = forward_impl(logits, target, ignore_index)
+        loss_sum, count, row_max, log_sum = forward_impl(logits, target, ignore_index)
         assert count == int(np.sum(target != ignore_index))
         np.testing.assert_allclose(loss_sum, loss_t.item(), **TOLERANCE[dtype])
-        assert_close(lse, torch.logsumexp(logits_t, dim=1), dtype)
-        dlogits = backward_impl(logits, target, lse, ignore_index, scale)
+        assert_close((row_max + log_sum).astype(dtype), torch.logsumexp(logits_t, dim=1), dtype)
+        dlogits = backward_impl(logits, target, row_max, log_sum, ignore_index, scale)
         assert_close(dlogits, logits_t.grad, dtype)
 
 
@@ -403,9 +405,9 @@ def test_cross_entropy_with_every_row_ignored():
         both_implementations(cross_entropy.cross_entropy_forward),
         both_implementations(cross_entropy.cross_entropy_backward),
     ):
-        loss_sum, count, lse = forward_impl(logits, target, -100)
+        loss_sum, count, row_max, log_sum = forward_impl(logits, target, -100)
         assert (loss_sum, count) == (0.0, 0)
-        assert np.array_equal(backward_impl(logits, target, lse, -100, 1.0), np.zeros_like(logits))
+        assert np.array_equal(backward_impl(logits, target, row_max, log_sum, -100, 1.0), np.zeros_like(logits))
 
 
 # ------------------------------------------------------------------------------------- dropout
@@ -858,8 +860,8 @@ for threads in (True, False):
     bias.bias_grad.numba_impl(bias.add_bias.numba_impl(rows.copy(), rows[0]))
     layer_norm.layer_norm_backward.numba_impl(rows, rows, rows[0], *layer_norm.layer_norm_forward.numba_impl(
         rows, rows[0], rows[0], 1e-5)[1:])
-    loss, _, lse = cross_entropy.cross_entropy_forward.numba_impl(rows, target, -100)
-    cross_entropy.cross_entropy_backward.numba_impl(rows, target, lse, -100, 0.5)
+    loss, _, row_max, log_sum = cross_entropy.cross_entropy_forward.numba_impl(rows, target, -100)
+    cross_entropy.cross_entropy_backward.numba_impl(rows, target, row_max, log_sum, -100, 0.5)
     dropout.dropout_apply.numba_impl(flat, 0.1, np.uint64(3), 1 / 0.9)
     dropout.add_bias_dropout.numba_impl(rows.copy(), rows[0], 0.1, np.uint64(3), 1 / 0.9)
     gelu.gelu.numba_impl(flat, False, True), gelu.gelu.numba_impl(flat, True, True)
@@ -909,10 +911,11 @@ def run_every_kernel():
     adamw.adamw_update.numba_impl(param, flat[20000:], np.zeros_like(param), np.zeros_like(param), 1,
                                   adamw.AdamHyperparameters(1e-3, 0.9, 0.999, 1e-8, 0.1, True))
     y, mean, rstd = layer_norm.layer_norm_forward.numba_impl(rows, weight, weight, 1e-5)
-    loss, _, lse = cross_entropy.cross_entropy_forward.numba_impl(rows, target, -100)
+    loss, _, row_max, log_sum = cross_entropy.cross_entropy_forward.numba_impl(rows, target, -100)
     results = [
         param, y, mean, rstd, *layer_norm.layer_norm_backward.numba_impl(rows, rows, weight, mean, rstd),
-        np.array(loss), lse, cross_entropy.cross_entropy_backward.numba_impl(rows, target, lse, -100, 0.5),
+        np.array(loss), row_max, log_sum,
+        cross_entropy.cross_entropy_backward.numba_impl(rows, target, row_max, log_sum, -100, 0.5),
         bias.add_bias.numba_impl(rows.copy(), weight), bias.bias_grad.numba_impl(rows),
         dropout.dropout_apply.numba_impl(flat, 0.1, np.uint64(3), 1 / 0.9),
         dropout.add_bias_dropout.numba_impl(rows.copy(), weight, 0.1, np.uint64(3), 1 / 0.9),

@@ -90,3 +90,4 @@ def test_causal_self_attention_refuses_a_bias_that_does_not_fit_its_weight(bias_
             print(error)
     """, "numba")
     assert out.startswith(f"causal self-attention: bias of shape {bias_shape} does not fit weight of shape (96, 32)")
+

@@ -359,6 +359,29 @@ def test_overwrite_replaces_a_foreign_checkpoint_and_keeps_other_files(tmp_path,
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+def test_a_second_trainer_on_the_same_folder_is_refused(tmp_path, capsys):
+    """Two runs in one folder would overwrite each other's checkpoint and interleave their metrics:
+    while one holds the folder (here this test, through the same lock), a second one gets one line."""
+    from tinygrad_drop.training.run_lock import exclusive_run
+    with exclusive_run(tmp_path):
+        with pytest.raises(UsageError, match=f"another training run \\(process {os.getpid()}\\) is using"):
+            train(tmp_path, **QUICK_RUN)
+        holder = subprocess.run([sys.executable, str(SCRIPTS / "train.py"), "--out-dir", str(tmp_path), "--max-iters",
+                                 "2"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert holder.returncode == 2 and holder.stderr.count("\n") == 1, holder.stderr
+        assert "another training run" in holder.stderr and "choose another --out-dir" in holder.stderr
+    assert train(tmp_path, **QUICK_RUN) == 0  # released when its holder is done
+    assert [r["iter"] for r in read_metrics(tmp_path)] == [0, 2]
+
+
+@pytest.mark.parametrize("make_out_dir", [lambda d: write(d / "file.txt", b"x") + "/run",
+                                          lambda d: "/proc/version/run"], ids=["under a file", "under /proc"])
+def test_an_unwritable_out_dir_is_one_line_with_exit_code_2(make_out_dir, tmp_path):
+    result = run_script(["scripts/train.py", "--out-dir", make_out_dir(tmp_path), "--max-iters", "2"])
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("error: cannot write to --out-dir") and "Traceback" not in result.stderr
+
+
 def test_a_failed_check_leaves_a_replaced_run_in_place(tmp_path):
     """--overwrite with bad data: the error comes first, the old run stays."""
     assert train(tmp_path, **QUICK_RUN) == 0

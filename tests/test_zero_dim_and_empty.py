@@ -1,5 +1,6 @@
-"""0-d and empty tensors through the ops that used to fail on them (issue 22): the values, shapes
-and gradients PyTorch gives, on both backends."""
+"""0-d and empty tensors through every op (issue 22): the values, shapes and gradients PyTorch
+gives, on both backends; first the cases that used to fail, then the whole op table of
+tests/test_ops_torch.py with its inputs emptied or made 0-d."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 
 import tinygrad_drop as td
 import tinygrad_drop.nn.functional as F
+from test_ops_torch import CASES as OP_TABLE
 
 CASES = {
     "gelu of a 0-d tensor": ((), lambda x, lib: lib.gelu(x)),
@@ -73,3 +75,52 @@ def test_attention_with_no_queries(backend, causal):
     theirs_out.sum().backward()
     for mine, reference in zip(ours, theirs):
         np.testing.assert_array_equal(mine.grad.numpy(), reference.grad.numpy())
+
+
+def empty_and_zero_dim_variants(shapes: list) -> dict:
+    """The op table's inputs with the first (batch) axis of the inputs of highest rank emptied
+    (lower-rank ones, such as a mask, broadcast against them), and, for one-input cases, as a 0-d
+    tensor: PyTorch decides which of them an op takes."""
+    rank = max(len(shape) for shape in shapes)
+    variants = {"empty": [(0,) + tuple(shape[1:]) if len(shape) == rank else shape for shape in shapes]}
+    if len(shapes) == 1:
+        variants["0-d"] = [()]
+    return variants
+
+
+TABLE = [pytest.param(fn, variant, shapes, id=f"{name}-{variant}")
+         for name, fn, table_shapes in OP_TABLE
+         for variant, shapes in empty_and_zero_dim_variants(table_shapes).items()]
+
+
+def forward_and_grads(lib, F, fn, arrays: list[np.ndarray]):
+    """Outputs, and the gradients of their sum (zeros where none flows: PyTorch leaves the .grad
+    of an empty input that nothing reaches at None)."""
+    inputs = [lib.tensor(a, requires_grad=True) for a in arrays]
+    outs = fn(lib, F, *inputs)
+    outs = list(outs) if isinstance(outs, (tuple, list)) else [outs]
+    sum(out.sum() for out in outs).backward()
+    grads = [np.zeros(a.shape) if t.grad is None else t.grad.detach().numpy() for a, t in zip(arrays, inputs)]
+    return [o.detach().numpy() for o in outs], grads
+
+
+# PyTorch warns that an empty var has no degrees of freedom, and ours that its mean is of nothing
+@pytest.mark.filterwarnings("ignore:var.*degrees of freedom", "ignore:Mean of empty slice",
+                            "ignore:invalid value encountered", "ignore:Tensor.T is deprecated")
+@pytest.mark.parametrize("fn, variant, shapes", TABLE)
+def test_every_op_of_the_table_takes_what_pytorch_takes(fn, variant, shapes, backend):
+    """Each op of tests/test_ops_torch.py on empty and 0-d inputs: where PyTorch computes a result,
+    ours has its shapes, values and gradients; where PyTorch refuses, so must we (any clear error)."""
+    torch = pytest.importorskip("torch")
+    arrays = [np.random.default_rng(0).uniform(0.5, 2.0, shape) for shape in shapes]
+    try:
+        theirs = forward_and_grads(torch, torch.nn.functional, fn, arrays)
+    except (RuntimeError, IndexError, ValueError, TypeError) as refused:
+        with pytest.raises((RuntimeError, IndexError, ValueError, TypeError)):
+            forward_and_grads(td, F, fn, arrays)
+        return
+    ours = forward_and_grads(td, F, fn, arrays)
+    for our_arrays, their_arrays in zip(ours, theirs):
+        assert [a.shape for a in our_arrays] == [b.shape for b in their_arrays]
+        for actual, expected in zip(our_arrays, their_arrays):
+            np.testing.assert_allclose(actual, expected, rtol=1e-9, atol=1e-12)

@@ -70,6 +70,7 @@ def _encode(obj: Any, path: list[str], arrays: dict[str, np.ndarray]) -> Any:
 # A checkpoint nests a few levels (model / state / index / moment); a file that nests deeper than
 # this was not written by td.save, and would only exhaust the decoder's recursion.
 MAX_NESTING = 100
+MAX_HEADER_BYTES = 64 * 2**20  # the JSON that describes the object; a GPT's is a few kilobytes
 
 
 def _decode(node: Any, arrays: Mapping[str, np.ndarray], depth: int = 0) -> Any:
@@ -89,10 +90,18 @@ def _decode(node: Any, arrays: Mapping[str, np.ndarray], depth: int = 0) -> Any:
     raise ValueError(f"unknown entry kind {kind!r} in the header")
 
 
-def _check_declared_size(archive: Any, name: str) -> None:
-    """Refuse an entry whose .npy header declares more bytes than the entry holds, before numpy
-    allocates them (a crafted header can ask for terabytes)."""
+def _check_declared_size(archive: Any, name: str, file_size: int) -> None:
+    """Refuse an entry whose sizes do not add up, before numpy allocates anything: td.save stores
+    entries uncompressed, so an entry holds exactly its bytes on disk (a compressed one could unpack
+    gigabytes from kilobytes), which the file must have room for, and its .npy header may declare
+    no more bytes than the entry holds (a crafted header can ask for terabytes)."""
     info = archive.zip.getinfo(f"{name}.npy")
+    if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+        raise ValueError(f"its entry '{name}' is compressed, and td.save writes none")
+    if info.file_size > file_size:
+        raise ValueError(f"its entry '{name}' claims {info.file_size} bytes in a file of {file_size}")
+    if name == HEADER_NAME and info.file_size > MAX_HEADER_BYTES:
+        raise ValueError(f"its header entry has {info.file_size} bytes, more than the {MAX_HEADER_BYTES} a header may have")
     with archive.zip.open(info) as member:
         version = np.lib.format.read_magic(member)
         read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
@@ -165,7 +174,8 @@ def _read(path: str) -> Any:
         with loaded as archive:
             if HEADER_NAME not in archive.files:
                 raise ValueError(f"it has no '{HEADER_NAME}' header entry (not written by td.save)")
-            _check_declared_size(archive, HEADER_NAME)
+            file_size = os.fstat(file.fileno()).st_size
+            _check_declared_size(archive, HEADER_NAME, file_size)
             header = json.loads(str(archive[HEADER_NAME].item()))
             if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
                 raise ValueError("its header entry does not describe a tinygrad_drop checkpoint")
@@ -173,7 +183,7 @@ def _read(path: str) -> Any:
                 raise ValueError(f"it has format version {header.get('version')!r}; "
                                  f"this version reads {FORMAT_VERSION}")
             for name in archive.files:
-                _check_declared_size(archive, name)
+                _check_declared_size(archive, name, file_size)
             arrays = {name: archive[name] for name in archive.files if name != HEADER_NAME}
     return _decode(header["tree"], arrays)
 

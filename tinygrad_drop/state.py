@@ -2,7 +2,8 @@
 
 - `process`: what holds for the whole process, as in PyTorch: the kernel backend, the random
   state (the seed, dropout's call counter, the numpy generator), anomaly mode, and the kernels'
-  thread pool: whether it has been set up, and what its load watch last saw (kernels/thread_pool.py).
+  thread pool: whether it has been set up, what its load watch last saw, and which Python
+  threads call the kernels (kernels/thread_pool.py).
 - `this_thread`: grad mode, which PyTorch keeps per thread, so a `no_grad()` block in one thread
   leaves training in another alone.
 
@@ -38,13 +39,17 @@ class ProcessState:
     numpy_generator: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
     anomaly_mode: bool = False           # inside td.detect_anomaly()
     inplace_writes: int = 0              # in-place writes of tensors so far: backward checks versions only if it moved
-    thread_pool: str = "not started"     # "not started", "shared", "separate" or "forked child"
+    thread_pool: str = "not started"     # "not started", "shared", "separate", "forked child" or "bounds checked"
     blas_callback: object = None         # the compiled callback that runs numpy's products on Numba's threads
     watch_load: bool = True              # step down to one thread while other processes keep the cores busy
     machine_busy: bool = False           # the last verdict of that watch
     others_running: float = 0.0          # other processes' runnable tasks, smoothed
     load_checked_at: float = float("-inf")  # time.monotonic() of the last look
-    blas_threads_when_quiet: int = 0     # numpy's BLAS threads to give back when the machine quiets down
+    kernel_callers: dict = field(default_factory=dict)  # Python thread id -> time of its last kernel call
+    several_callers: bool = False        # more than one of them called lately: several threads train
+    callers_checked_at: float = float("-inf")  # time.monotonic() of the last count
+    blas_on_one_thread: bool = False     # numpy's BLAS moved to one thread (busy machine or several trainers)
+    blas_threads_before: int = 0         # numpy's BLAS threads to give back afterwards
 
 
 class ThreadState(threading.local):

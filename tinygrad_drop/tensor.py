@@ -700,13 +700,16 @@ class Tensor:
     def _extreme(self, op, arg_extreme, dim, keepdim, axis, keepdims):
         dim, keepdim = _reduction_args(dim, keepdim, axis, keepdims)
         name = op.__name__.lower()
-        if self.data.size == 0:
-            raise ValueError(f"{name}: cannot reduce an empty tensor")
         if dim is None:
+            if self.data.size == 0:
+                raise ValueError(f"{name}: cannot reduce an empty tensor (it has no {name}); give a dim to reduce "
+                                 "along an axis that is not empty")
             return op.apply(self, None, False)
         if not isinstance(dim, (int, np.integer)):
             raise TypeError(f"{name}: dim must be a single int, got {dim!r}")
         axes = reduce.normalize_axes(dim, self.ndim, name)  # None for a 0-d tensor: its one element
+        if axes is not None and self.shape[axes[0]] == 0:
+            raise IndexError(f"{name}: cannot reduce dim {dim} of shape {self.shape}: it is empty")
         values = op.apply(self, None if axes is None else axes[0], keepdim)
         indices = np.zeros((), np.int64) if axes is None else arg_extreme(self.data, axis=axes[0], keepdims=keepdim)
         return MinMax(values, Tensor._from_array(indices))
@@ -807,10 +810,12 @@ class Tensor:
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
         """Dimensions start_dim to end_dim merged into one."""
-        if self.ndim == 0:
+        if self.ndim == 0:  # as PyTorch: a 0-d tensor has one dimension to name, 0 or -1
+            _check_dim(start_dim, 1, "flatten"), _check_dim(end_dim, 1, "flatten")
             return self.reshape(1)
-        start, end = start_dim % self.ndim, end_dim % self.ndim
-        return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1:])
+        start, end = _check_dim(start_dim, self.ndim, "flatten"), _check_dim(end_dim, self.ndim, "flatten")
+        merged = int(np.prod(self.shape[start:end + 1]))  # not -1: with an empty axis it would be ambiguous
+        return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1:])
 
     def permute(self, *dims) -> "Tensor":
         """The dimensions in the order `dims`."""
@@ -897,6 +902,8 @@ class Tensor:
         if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
             raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
         size = self.shape[_check_dim(dim, self.ndim, "chunk")]
+        if size == 0:  # as PyTorch: `chunks` empty pieces
+            return tuple(self.split([0] * chunks, dim))
         return self.split(-(-size // chunks), dim)
 
 

@@ -7,7 +7,8 @@
    have contributed (guaranteed by the order), has its complete gradient: hooks may replace it,
    leaves and `retain_grad` tensors store it, and its node's `backward` turns it into gradients
    for the node's inputs, which are summed per input (a tensor used twice gets both paths).
-3. Release: each node's saved buffers are dropped right after its backward, unless retain_graph.
+3. Release: each node's saved buffers and its edges to its inputs are dropped right after its
+   backward (once the step-through tools have seen it), unless retain_graph.
 """
 from __future__ import annotations
 
@@ -80,12 +81,16 @@ def backward_walk(root, grad=None, retain_graph: bool = False) -> Iterator[tuple
                 if g.shape != tensor.data.shape:  # the node's backward (a kernel, maybe) trusts this shape
                     raise RuntimeError(f"a hook returned a gradient of shape {g.shape} for a tensor of shape "
                                        f"{tensor.data.shape}")
+                if g.dtype != tensor.data.dtype:  # as PyTorch: a hook may change values, not their type
+                    raise RuntimeError(f"hook '{getattr(hook, '__name__', hook)}' has changed the type of value "
+                                       f"(was {tensor.data.dtype}, got {g.dtype})")
         if tensor.grad_fn is None or tensor._retains_grad:
             tensor._accumulate_grad(g)
         node = tensor.grad_fn
         if node is None:
             yield tensor, g, ()
             continue
+        node.check_not_released()  # its edges are gone too: nothing could flow past it
         if node.saved_versions is not None and node.writes_before != state.process.inplace_writes:
             node.check_versions(tensor)  # in-place writes since forward would make backward wrong
         input_grads = node.function.backward(node, g)
@@ -102,8 +107,12 @@ def backward_walk(root, grad=None, retain_graph: bool = False) -> Iterator[tuple
             if np.shape(parent_grad) != parent.data.shape:
                 raise RuntimeError(f"{node.name} returned a gradient of shape {np.shape(parent_grad)} "
                                    f"for an input of shape {parent.data.shape}")
+            if parent_grad.dtype != parent.data.dtype:  # as PyTorch, a gradient takes its input's dtype
+                parent_grad = parent_grad.astype(parent.data.dtype)
             key = id(parent)
             grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
-        if not retain_graph:
-            node.release()
-        yield tensor, g, input_grads
+        try:
+            yield tensor, g, input_grads
+        finally:  # also when the step-through tools stop early
+            if not retain_graph:
+                node.release()

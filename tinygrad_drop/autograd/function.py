@@ -64,11 +64,15 @@ class Context:
     @property
     def saved_tensors(self) -> tuple:
         """What forward saved; a second backward through a freed graph raises here."""
+        self.check_not_released()
+        return self._saved
+
+    def check_not_released(self) -> None:
+        """Raise PyTorch's error for a node whose graph an earlier backward freed."""
         if self.released:
             raise RuntimeError(
                 f"{self.name}: trying to backward through the graph a second time; its saved "
                 "buffers were freed. Call backward(retain_graph=True) the first time to keep them.")
-        return self._saved
 
     def check_versions(self, output) -> None:
         """PyTorch's in-place check, run by the engine before this node's backward: raise if an
@@ -99,8 +103,11 @@ class Context:
         return f"{self.name} was created at {short_location(self.created_at)}" + (f": {source}." if source else ".")
 
     def release(self) -> None:
-        """Drop the saved buffers (after backward) so their memory returns at once."""
+        """Drop the saved buffers and the edges to the inputs (after backward), so that their
+        memory returns at once: a loss kept in a list keeps one node alive, not the whole graph
+        and every activation in it (PyTorch's stored losses pin no activations either)."""
         self._saved = None
+        self.inputs = ()
         self.released = True
 
     def __repr__(self) -> str:

@@ -56,14 +56,18 @@ class backend:
 
 
 class Kernel:
-    """A named pair of implementations with the same signature."""
+    """A named pair of implementations with the same signature, and `check`, which raises a clear
+    error for arguments outside the kernel's contract before either runs (kernels/checks.py)."""
 
-    def __init__(self, name: str, numpy_impl: Callable, numba_impl: Callable):
+    def __init__(self, name: str, numpy_impl: Callable, numba_impl: Callable, check: Callable | None = None):
         self.name = name
         self.numpy_impl = numpy_impl
         self.numba_impl = numba_impl
+        self.check = check
 
     def __call__(self, *args):
+        if self.check is not None:
+            self.check(*args)
         if state.process.backend == "numba":
             return self.numba_impl(*args)
         return self.numpy_impl(*args)

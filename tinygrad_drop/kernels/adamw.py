@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import prange
 
-from . import Kernel, threads_available
+from . import Kernel, checks, threads_available
 from .parallel import njit_parallel_or_serial
 
 
@@ -85,7 +85,7 @@ def adamw_update_numba(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray,
 
 def _flat_view(array: np.ndarray) -> np.ndarray:
     if not array.flags.c_contiguous:
-        raise ValueError("adamw_update needs C-contiguous arrays: it updates them through flat views")
+        raise ValueError("adamw_update: needs C-contiguous arrays, since it updates them through flat views")
     return array.reshape(-1)
 
 
@@ -112,4 +112,10 @@ def _adamw_kernel(param, grad, exp_avg, exp_avg_sq, coefficients):
         param[i] = param[i] * decay - step_size * exp_avg[i] / denom
 
 
-adamw_update = Kernel("adamw_update", adamw_update_numpy, adamw_update_numba)
+def check_adamw_update(param, grad, exp_avg, exp_avg_sq, step, hyperparameters) -> None:
+    checks.floats("adamw_update", param=param, grad=grad, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq)
+    checks.shapes("adamw_update", grad=(grad, param.shape), exp_avg=(exp_avg, param.shape),
+                  exp_avg_sq=(exp_avg_sq, param.shape))
+
+
+adamw_update = Kernel("adamw_update", adamw_update_numpy, adamw_update_numba, check_adamw_update)

@@ -37,7 +37,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from . import Kernel, threads_beside_products
+from . import Kernel, checks, threads_beside_products
 from .dropout import dropout_apply_numpy, inverted_scale
 from .exp_float32 import exp_float32
 from .parallel import njit_parallel_or_serial
@@ -194,7 +194,23 @@ def _attention_probs_backward_kernel(probs, dropped, dscores, scale):
         attention_probs_backward_head(np.int64(b), probs, dropped, dscores, scale)
 
 
+def check_attention_probs_forward(scores, bias, has_bias, causal, scale, p, key) -> None:
+    checks.ndim("attention_probs_forward", "scores", scores, 3)
+    checks.probability("attention_probs_forward", p)
+    if has_bias:
+        checks.floats("attention_probs_forward", scores=scores, bias=bias)
+        checks.shapes("attention_probs_forward", bias=(bias, scores.shape))
+    else:
+        checks.floats("attention_probs_forward", scores=scores)
+
+
+def check_attention_probs_backward(probs, dropped, grad_dropped, scale) -> None:
+    checks.ndim("attention_probs_backward", "probs", probs, 3)
+    checks.floats("attention_probs_backward", probs=probs, dropped=dropped, grad_dropped=grad_dropped)
+    checks.shapes("attention_probs_backward", dropped=(dropped, probs.shape), grad_dropped=(grad_dropped, probs.shape))
+
+
 attention_probs_forward = Kernel("attention_probs_forward", attention_probs_forward_numpy,
-                                 attention_probs_forward_numba)
+                                 attention_probs_forward_numba, check_attention_probs_forward)
 attention_probs_backward = Kernel("attention_probs_backward", attention_probs_backward_numpy,
-                                  attention_probs_backward_numba)
+                                  attention_probs_backward_numba, check_attention_probs_backward)

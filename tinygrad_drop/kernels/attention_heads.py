@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from . import Kernel
+from . import Kernel, checks
 from .attention import (
     attention_probs_backward_head,
     attention_probs_backward_numba,
@@ -303,7 +303,35 @@ def _attention_heads_backward_kernel(address, layouts, sizes, probs, dropped, gr
                                  np.int64(head))
 
 
+def check_heads(kernel: str, q, k, v) -> tuple:
+    """q (..., T, E), k (..., S, E), v (..., S, Ev) with the same leading axes (one or two):
+    the shape of the weights, (BH, T, S), and of the output, (..., T, Ev)."""
+    for name, array in (("q", q), ("k", k), ("v", v)):
+        checks.ndim(kernel, name, array, 3, 4)
+    checks.floats(kernel, q=q, k=k, v=v)
+    lead, T, S = q.shape[:-2], q.shape[-2], k.shape[-2]
+    checks.shapes(kernel, k=(k, lead + (S, q.shape[-1])), v=(v, lead + (S, np.shape(v)[-1])))
+    return (int(np.prod(lead)), T, S), lead + (T, v.shape[-1])
+
+
+def check_attention_heads_forward(q, k, v, bias, has_bias, causal, scale, p, key, out) -> None:
+    weights_shape, out_shape = check_heads("attention_heads_forward", q, k, v)
+    checks.probability("attention_heads_forward", p)
+    checks.floats("attention_heads_forward", q=q, out=out, **({"bias": bias} if has_bias else {}))
+    checks.shapes("attention_heads_forward", out=(out, out_shape), **({"bias": (bias, weights_shape)} if has_bias else {}))
+
+
+def check_attention_heads_backward(grad, q, k, v, probs, dropped, scale, causal, grad_q, grad_k, grad_v,
+                                   mask_grad) -> None:
+    weights_shape, out_shape = check_heads("attention_heads_backward", q, k, v)
+    checks.floats("attention_heads_backward", q=q, grad=grad, probs=probs, dropped=dropped, grad_q=grad_q,
+                  grad_k=grad_k, grad_v=grad_v)
+    checks.shapes("attention_heads_backward", grad=(grad, out_shape), probs=(probs, weights_shape),
+                  dropped=(dropped, weights_shape), grad_q=(grad_q, q.shape), grad_k=(grad_k, k.shape),
+                  grad_v=(grad_v, v.shape))
+
+
 attention_heads_forward = Kernel("attention_heads_forward", attention_heads_forward_numpy,
-                                 attention_heads_forward_numba)
+                                 attention_heads_forward_numba, check_attention_heads_forward)
 attention_heads_backward = Kernel("attention_heads_backward", attention_heads_backward_numpy,
-                                  attention_heads_backward_numba)
+                                  attention_heads_backward_numba, check_attention_heads_backward)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from . import Kernel, threads_beside_products
+from . import Kernel, checks, threads_beside_products
 from .parallel import ROWS_PER_TASK, njit_parallel_or_serial, task_count, task_rows
 
 
@@ -62,5 +62,15 @@ def _bias_grad_kernel(grad):
     return total
 
 
-add_bias = Kernel("add_bias", add_bias_numpy, add_bias_numba)
-bias_grad = Kernel("bias_grad", bias_grad_numpy, bias_grad_numba)
+def check_add_bias(rows, bias) -> None:
+    checks.floats("add_bias", rows=rows, bias=bias)
+    checks.shapes("add_bias", bias=(bias, rows.shape[-1:]))
+
+
+def check_bias_grad(grad) -> None:
+    checks.ndim("bias_grad", "grad", grad, 2)
+    checks.floats("bias_grad", grad=grad)
+
+
+add_bias = Kernel("add_bias", add_bias_numpy, add_bias_numba, check_add_bias)
+bias_grad = Kernel("bias_grad", bias_grad_numpy, bias_grad_numba, check_bias_grad)

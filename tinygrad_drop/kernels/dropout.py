@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from . import Kernel, threads_beside_products
+from . import Kernel, checks, threads_beside_products
 from .parallel import ROWS_PER_TASK, njit_parallel_or_serial, task_count, task_rows
 from .random_bits import drop_threshold, random_bits, random_bits_jit
 
@@ -137,6 +137,24 @@ def _add_bias_dropout_kernel(rows, bias, has_bias, threshold, key, scale):
                 rows[i, j] = scaled if random_bits_jit(key, first + np.uint64(j)) >= threshold else rows.dtype.type(0.0)
 
 
-dropout_mask = Kernel("dropout_mask", dropout_mask_numpy, dropout_mask_numba)
-dropout_apply = Kernel("dropout_apply", dropout_apply_numpy, dropout_apply_numba)
-add_bias_dropout = Kernel("add_bias_dropout", add_bias_dropout_numpy, add_bias_dropout_numba)
+def check_dropout_mask(n, p, key) -> None:
+    if not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"dropout_mask: n must be an integer >= 0, got {n!r}")
+    checks.probability("dropout_mask", p)
+
+
+def check_dropout_apply(x, p, key, scale) -> None:
+    checks.floats("dropout_apply", x=x)
+    checks.probability("dropout_apply", p)
+
+
+def check_add_bias_dropout(rows, bias, p, key, scale) -> None:
+    checks.floats("add_bias_dropout", rows=rows, **({} if bias is None else {"bias": bias}))
+    checks.probability("add_bias_dropout", p)
+    if bias is not None:
+        checks.shapes("add_bias_dropout", bias=(bias, rows.shape[-1:]))
+
+
+dropout_mask = Kernel("dropout_mask", dropout_mask_numpy, dropout_mask_numba, check_dropout_mask)
+dropout_apply = Kernel("dropout_apply", dropout_apply_numpy, dropout_apply_numba, check_dropout_apply)
+add_bias_dropout = Kernel("add_bias_dropout", add_bias_dropout_numpy, add_bias_dropout_numba, check_add_bias_dropout)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import Kernel
+from . import Kernel, checks
 
 
 def embedding_backward_numpy(
@@ -47,6 +47,13 @@ def _embedding_backward_kernel(indices, grad, num_embeddings):
     return dweight
 
 
+def check_embedding_backward(indices, grad, num_embeddings) -> None:
+    checks.ndim("embedding_backward", "grad", grad, 2)
+    checks.floats("embedding_backward", grad=grad)
+    checks.shapes("embedding_backward", indices=(indices, grad.shape[:1]))
+    checks.indices("embedding_backward", "indices", indices, num_embeddings)
+
+
 embedding_backward = Kernel(
-    "embedding_backward", embedding_backward_numpy, embedding_backward_numba
+    "embedding_backward", embedding_backward_numpy, embedding_backward_numba, check_embedding_backward
 )

@@ -33,7 +33,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from . import Kernel, threads_available, threads_beside_products
+from . import Kernel, checks, threads_available, threads_beside_products
 from .exp_float32 import exp_float32
 from .parallel import njit_parallel_or_serial, task_count
 
@@ -176,4 +176,10 @@ def _gelu_scalar_kernel(x, y, dy_dx, approximate):
                 dy_dx[i] = cdf + xi * INV_SQRT_2PI * math.exp(-0.5 * xi * xi)
 
 
-gelu = Kernel("gelu", gelu_numpy, gelu_numba)
+def check_gelu(x, approximate, with_derivative, out=None) -> None:
+    checks.floats("gelu", x=x, **({} if out is None else {"out": out}))
+    if out is not None:
+        checks.shapes("gelu", out=(out, x.shape))
+
+
+gelu = Kernel("gelu", gelu_numpy, gelu_numba, check_gelu)

@@ -30,7 +30,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from . import Kernel, threads_beside_products
+from . import Kernel, checks, threads_beside_products
 from .parallel import ROWS_PER_TASK, njit_parallel_or_serial, task_count, task_rows
 
 # Rows go to threads in blocks of ROWS_PER_TASK where the matrix products share Numba's threads
@@ -164,9 +164,22 @@ def _layer_norm_backward_kernel(grad, x, weight, mean, rstd):
     return dx, dweight.astype(weight.dtype), dbias.astype(weight.dtype)
 
 
+def check_layer_norm_forward(x, weight, bias, eps) -> None:
+    checks.ndim("layer_norm_forward", "x", x, 2)
+    checks.floats("layer_norm_forward", x=x, weight=weight, bias=bias)
+    checks.shapes("layer_norm_forward", weight=(weight, x.shape[1:]), bias=(bias, x.shape[1:]))
+
+
+def check_layer_norm_backward(grad, x, weight, mean, rstd) -> None:
+    checks.ndim("layer_norm_backward", "x", x, 2)
+    checks.floats("layer_norm_backward", grad=grad, x=x, weight=weight, mean=mean, rstd=rstd)
+    checks.shapes("layer_norm_backward", grad=(grad, x.shape), weight=(weight, x.shape[1:]),
+                  mean=(mean, x.shape[:1]), rstd=(rstd, x.shape[:1]))
+
+
 layer_norm_forward = Kernel(
-    "layer_norm_forward", layer_norm_forward_numpy, layer_norm_forward_numba
+    "layer_norm_forward", layer_norm_forward_numpy, layer_norm_forward_numba, check_layer_norm_forward
 )
 layer_norm_backward = Kernel(
-    "layer_norm_backward", layer_norm_backward_numpy, layer_norm_backward_numba
+    "layer_norm_backward", layer_norm_backward_numpy, layer_norm_backward_numba, check_layer_norm_backward
 )

@@ -10,12 +10,17 @@ forked after Numba's threads started, any call into it aborts the child, and a p
 kernel also sends its array creations and reductions there (np.zeros is one), on either branch of
 an `if use_threads`. Compiled twice, the serial twin holds no parallel code at all.
 
+One Python thread at a time runs a twin on the pool (`PARALLEL_GATE`); a call from another thread
+meanwhile runs the serial twin, with the same bits. Two threads in Numba's "workqueue" layer at
+once would stop the process, and two teams of threads on the same cores wait on each other.
+
 Tasks are blocks of ROWS_PER_TASK rows for kernels over rows: a task's rows share no output, so the
 tasks need no locks, and per-task partial sums added in task order give the same bits on any
 number of threads.
 """
 from __future__ import annotations
 
+import threading
 import types
 from typing import Any, Callable
 
@@ -23,6 +28,7 @@ from numba import njit
 from numba.extending import register_jitable
 
 ROWS_PER_TASK = 64
+PARALLEL_GATE = threading.Lock()  # held by the one Python thread whose kernel runs on the pool
 
 
 @register_jitable
@@ -46,7 +52,12 @@ class ParallelOrSerial:
         self.serial = njit(cache=True, **options)(_serial_copy(py_func))
 
     def __call__(self, *args, threads: bool):
-        return (self.parallel if threads else self.serial)(*args)
+        if threads and PARALLEL_GATE.acquire(blocking=False):
+            try:
+                return self.parallel(*args)
+            finally:
+                PARALLEL_GATE.release()
+        return self.serial(*args)
 
 
 def njit_parallel_or_serial(**options: Any) -> Callable[[Callable], ParallelOrSerial]:

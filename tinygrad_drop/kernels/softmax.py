@@ -23,7 +23,7 @@ import math
 import numpy as np
 from numba import prange
 
-from . import Kernel, threads_available
+from . import Kernel, checks, threads_available
 from .parallel import njit_parallel_or_serial
 
 
@@ -54,10 +54,11 @@ def _softmax_forward_kernel(x, log):
             y[i, j] = e
             total += e
         if log:
-            # log-sum-exp of the row: x_j - lse is the log-probability.
-            lse = row_max + math.log(total)
+            # (x_j - m) - log(total), not x_j - (m + log(total)): at large m the sum m + log(total)
+            # would round log(total) away, while x_j - m is exact near the max.
+            log_total = math.log(total)
             for j in range(n_cols):
-                y[i, j] = x[i, j] - lse
+                y[i, j] = (x[i, j] - row_max) - log_total
         else:
             inv_total = 1.0 / total
             for j in range(n_cols):
@@ -122,11 +123,22 @@ def _log_softmax_backward_kernel(y, grad):
     return dx
 
 
-softmax_forward = Kernel("softmax_forward", softmax_forward_numpy, softmax_forward_numba)
-softmax_backward = Kernel("softmax_backward", softmax_backward_numpy, softmax_backward_numba)
-log_softmax_forward = Kernel(
-    "log_softmax_forward", log_softmax_forward_numpy, log_softmax_forward_numba
-)
-log_softmax_backward = Kernel(
-    "log_softmax_backward", log_softmax_backward_numpy, log_softmax_backward_numba
-)
+def check_rows(kernel: str, x) -> None:
+    checks.ndim(kernel, "x", x, 2)
+    checks.floats(kernel, x=x)
+
+
+def check_rows_and_grad(kernel: str, y, grad) -> None:
+    checks.ndim(kernel, "y", y, 2)
+    checks.floats(kernel, y=y, grad=grad)
+    checks.shapes(kernel, grad=(grad, y.shape))
+
+
+softmax_forward = Kernel("softmax_forward", softmax_forward_numpy, softmax_forward_numba,
+                         lambda x: check_rows("softmax_forward", x))
+softmax_backward = Kernel("softmax_backward", softmax_backward_numpy, softmax_backward_numba,
+                          lambda y, grad: check_rows_and_grad("softmax_backward", y, grad))
+log_softmax_forward = Kernel("log_softmax_forward", log_softmax_forward_numpy, log_softmax_forward_numba,
+                             lambda x: check_rows("log_softmax_forward", x))
+log_softmax_backward = Kernel("log_softmax_backward", log_softmax_backward_numpy, log_softmax_backward_numba,
+                              lambda y, grad: check_rows_and_grad("log_softmax_backward", y, grad))

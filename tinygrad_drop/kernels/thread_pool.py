@@ -19,6 +19,18 @@ they keep about a core busy, the kernels run on the calling thread and numpy's B
 until the machine quiets down. The results are the same bits either way.
 TINYGRAD_DROP_WATCH_LOAD=0 turns the watch off.
 
+Bounds checking (NUMBA_BOUNDSCHECK=1, for debugging; docs/debugging.md): an index error raised
+inside Numba's threads does not reach Python cleanly, so with bounds checks compiled in, every
+kernel runs on its calling thread and the products on OpenBLAS's own threads.
+
+Several Python threads, each training its own model: each would start its own team of threads
+on the same cores, and Numba's "workqueue" layer (the one used where the products cannot share
+the pool) stops the process outright when two threads enter it at once. So only one Python thread
+at a time runs a kernel on the pool (kernels/parallel.py's gate; the others run the serial twin),
+and while more than one Python thread has called the kernels within the last second, every
+kernel runs on its calling thread and numpy's BLAS on one thread, as on a busy machine: each
+training then has a core of its own. The results are the same bits as each training alone.
+
 Fork: GNU OpenMP's threads do not exist in a child made by fork(), and Numba stops a child that
 enters its OpenMP pool. A child forked after the pool started (multiprocessing's default on
 Linux) therefore gives numpy's products back to OpenBLAS's own threads and runs every kernel on
@@ -28,6 +40,7 @@ their serial path free of Numba's parallel runtime for this reason.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from contextlib import contextmanager
 from typing import Iterator
@@ -41,11 +54,16 @@ LOAD_CHECK_SECONDS = 0.5  # how often the watch looks at the machine
 # Other processes' runnable tasks (smoothed over the last few looks) above which the machine is
 # busy, and below which it is quiet again: apart, so one noisy look does not flip the mode.
 BUSY_ABOVE, QUIET_BELOW = 0.75, 0.25
+SERIAL_POOLS = ("forked child", "bounds checked")  # kernels always on the calling thread
+CALLER_SECONDS = 1.0  # a Python thread that called a kernel this recently is still training
 
 
 def start_thread_pool() -> str:
     """Set up the kernels' threads (once per process); returns state.process.thread_pool."""
     if state.process.thread_pool != "not started":
+        return state.process.thread_pool
+    if numba.config.BOUNDSCHECK:
+        state.process.thread_pool = "bounds checked"
         return state.process.thread_pool
     user_chose_layer = "NUMBA_THREADING_LAYER" in os.environ or numba.config.THREADING_LAYER != "default"
     if not user_chose_layer:
@@ -75,7 +93,7 @@ def others_running() -> int | None:
 
 def machine_is_busy() -> bool:
     """Whether other processes keep the cores busy (see the module docstring); looks at most
-    every LOAD_CHECK_SECONDS, and moves numpy's BLAS to one thread and back when the verdict changes."""
+    every LOAD_CHECK_SECONDS."""
     process = state.process
     now = time.monotonic()
     if not process.watch_load or now - process.load_checked_at < LOAD_CHECK_SECONDS:
@@ -85,15 +103,38 @@ def machine_is_busy() -> bool:
     if others is None:
         return process.machine_busy
     process.others_running = 0.7 * process.others_running + 0.3 * others
-    busy = process.others_running > (QUIET_BELOW if process.machine_busy else BUSY_ABOVE)
-    if busy != process.machine_busy:
-        if busy:
-            process.blas_threads_when_quiet = blas_thread_count()
+    process.machine_busy = process.others_running > (QUIET_BELOW if process.machine_busy else BUSY_ABOVE)
+    return process.machine_busy
+
+
+def several_threads_train() -> bool:
+    """Whether another Python thread of this process called a kernel within CALLER_SECONDS; notes
+    the calling thread, and counts the callers at most every LOAD_CHECK_SECONDS."""
+    process = state.process
+    now = time.monotonic()
+    process.kernel_callers[threading.get_ident()] = now
+    if now - process.callers_checked_at >= LOAD_CHECK_SECONDS:
+        process.callers_checked_at = now
+        for caller, last_call in list(process.kernel_callers.items()):
+            if now - last_call > CALLER_SECONDS:
+                process.kernel_callers.pop(caller, None)
+        process.several_callers = len(process.kernel_callers) > 1
+    return process.several_callers
+
+
+def on_one_thread_now() -> bool:
+    """Whether kernels and products run on one thread now: on a busy machine, or while several
+    Python threads train. Moves numpy's BLAS to one thread and back when the answer changes."""
+    process = state.process
+    one_thread = machine_is_busy() | several_threads_train()  # both look, whatever the first says
+    if one_thread != process.blas_on_one_thread:
+        if one_thread:
+            process.blas_threads_before = blas_thread_count()
             blas_thread_count(1)
-        elif process.blas_threads_when_quiet:
-            blas_thread_count(process.blas_threads_when_quiet)
-        process.machine_busy = busy
-    return busy
+        elif process.blas_threads_before:
+            blas_thread_count(process.blas_threads_before)
+        process.blas_on_one_thread = one_thread
+    return one_thread
 
 
 def _run_on_one_thread_after_fork() -> None:
@@ -104,12 +145,13 @@ def _run_on_one_thread_after_fork() -> None:
 def products_share_threads() -> bool:
     """Whether numpy's matrix products run on Numba's threads (starts the pool if needed), so
     that a kernel may run products of its own on them: not while the machine is busy."""
-    return start_thread_pool() == "shared" and not machine_is_busy()
+    return start_thread_pool() == "shared" and not on_one_thread_now()
 
 
 def threads_available() -> bool:
-    """Whether a kernel may use threads at all: not in a forked child, not on a busy machine."""
-    return start_thread_pool() != "forked child" and not machine_is_busy()
+    """Whether a kernel may use threads at all: not in a forked child, not with bounds checks, not
+    on a busy machine, not while several Python threads train."""
+    return start_thread_pool() not in SERIAL_POOLS and not on_one_thread_now()
 
 
 def threads_beside_products() -> bool:
@@ -122,7 +164,7 @@ def threads_beside_products() -> bool:
     its even split waits for the slowest thread: threads then only where the machine has at least
     twice as many cores as Numba uses. Never in a forked child or on a busy machine."""
     pool = start_thread_pool()
-    if pool == "forked child" or machine_is_busy():
+    if pool in SERIAL_POOLS or on_one_thread_now():
         return False
     return pool == "shared" or (os.cpu_count() or 1) >= 2 * numba.get_num_threads()
 
@@ -133,12 +175,11 @@ def on_one_thread() -> Iterator[None]:
     numpy's BLAS on one thread (for measuring what the watch falls back to)."""
     start_thread_pool()
     process = state.process
-    saved = process.watch_load, process.machine_busy, blas_thread_count()
+    saved = process.watch_load, process.machine_busy
     process.watch_load, process.machine_busy = False, True
-    blas_thread_count(1)
+    on_one_thread_now()
     try:
         yield
     finally:
-        process.watch_load, process.machine_busy = saved[:2]
-        if saved[2]:
-            blas_thread_count(saved[2])
+        process.watch_load, process.machine_busy = saved
+        on_one_thread_now()

@@ -1,7 +1,8 @@
 """Cross-entropy of logits against integer class targets, fused: no softmax tensor, no one-hot.
 
 loss_n = logsumexp(z_n) - z_n[t_n], and its gradient is softmax(z_n) - onehot(t_n): forward
-keeps only logsumexp per row; backward rebuilds softmax from it in the same pass that writes
+keeps only logsumexp per row (as its two parts, the row's max and the log of the shifted sum);
+backward rebuilds softmax from it in the same pass that writes
 the gradient (kernels/cross_entropy.py).
 """
 from __future__ import annotations
@@ -15,7 +16,12 @@ from .dtypes import require_float
 REDUCTIONS = ("mean", "sum", "none")
 
 
+INT64 = np.iinfo(np.int64)
+
+
 def check_targets(logits: np.ndarray, target: np.ndarray, ignore_index: int) -> None:
+    if not INT64.min <= ignore_index <= INT64.max:
+        raise ValueError(f"cross_entropy: ignore_index must fit in int64 (as the targets do), got {ignore_index}")
     if logits.ndim != 2:
         raise ValueError(f"cross_entropy: logits must be (N, C), got shape {logits.shape}; for (B, T, C) "
                          "logits use logits.reshape(-1, C) and targets.reshape(-1)")
@@ -41,12 +47,12 @@ class CrossEntropy(Function):
         check_targets(logits, target, ignore_index)
         logits = np.ascontiguousarray(logits)
         target = np.array(target, dtype=np.int64)  # a copy: backward indexes by the targets checked above
-        loss_sum, count, lse = cross_entropy_forward(logits, target, ignore_index)
-        ctx.save_for_backward(logits, target, lse)
+        loss_sum, count, row_max, log_sum = cross_entropy_forward(logits, target, ignore_index)
+        ctx.save_for_backward(logits, target, row_max, log_sum)
         ctx.ignore_index, ctx.reduction, ctx.count, ctx.squeeze = ignore_index, reduction, count, squeeze
         if reduction == "none":
             picked = np.take_along_axis(logits, np.where(target == ignore_index, 0, target)[:, None], 1)[:, 0]
-            losses = np.where(target == ignore_index, 0, lse - picked).astype(logits.dtype)
+            losses = np.where(target == ignore_index, 0, (row_max - picked) + log_sum).astype(logits.dtype)
             return losses[0] if squeeze else losses
         if reduction == "sum":
             return np.asarray(loss_sum, dtype=logits.dtype)
@@ -55,12 +61,12 @@ class CrossEntropy(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        logits, target, lse = ctx.saved_tensors
+        logits, target, row_max, log_sum = ctx.saved_tensors
         if ctx.reduction == "none":
             # each row has its own upstream gradient: compute the unit-scale gradient, then weight rows
-            dlogits = cross_entropy_backward(logits, target, lse, ctx.ignore_index, 1.0)
+            dlogits = cross_entropy_backward(logits, target, row_max, log_sum, ctx.ignore_index, 1.0)
             dlogits *= np.reshape(grad, (-1, 1))
         else:
             scale = float(grad) / ctx.count if ctx.reduction == "mean" and ctx.count else float(grad)
-            dlogits = cross_entropy_backward(logits, target, lse, ctx.ignore_index, scale)
+            dlogits = cross_entropy_backward(logits, target, row_max, log_sum, ctx.ignore_index, scale)
         return (dlogits[0] if ctx.squeeze else dlogits), None, None, None

@@ -128,15 +128,13 @@ class MaskedFill(Function):
             out = np.where(mask, np.asarray(value, dtype=x.dtype), x)
         except ValueError:
             raise broadcast_error("masked_fill", x, mask) from None
-        if out.shape != x.shape:
-            raise ValueError(f"masked_fill: mask of shape {mask.shape} would change the shape {x.shape}")
-        ctx.mask = mask
+        ctx.mask, ctx.shape = mask, x.shape  # the result has the broadcast shape of x and mask
         return out
 
     @staticmethod
     def backward(ctx, grad):
         # filled positions are constants: no gradient flows through them
-        return np.where(ctx.mask, 0, grad), None, None
+        return unbroadcast(np.where(ctx.mask, 0, grad), ctx.shape), None, None
 
 
 class Where(Function):

@@ -29,7 +29,10 @@ class LayerNormFunction(Function):
         # without affine parameters the kernel still multiplies by 1 and adds 0
         weight2d = np.ones(width, x.dtype) if weight is None else np.ascontiguousarray(weight, dtype=x.dtype).reshape(width)
         bias2d = np.zeros(width, x.dtype) if bias is None else np.ascontiguousarray(bias, dtype=x.dtype).reshape(width)
-        y, mean, rstd = layer_norm_forward(x2d, weight2d, bias2d, float(eps))
+        if x.size == 0:  # no rows, or rows of nothing: nothing to normalize (the mean of nothing is undefined)
+            y, mean, rstd = np.empty_like(x2d), np.full(x2d.shape[0], np.nan, x.dtype), np.full(x2d.shape[0], np.nan, x.dtype)
+        else:
+            y, mean, rstd = layer_norm_forward(x2d, weight2d, bias2d, float(eps))
         ctx.save_for_backward(x2d, weight2d, mean, rstd)
         ctx.shape, ctx.param_shape = x.shape, tuple(normalized_shape)
         return y.reshape(x.shape)
@@ -39,7 +42,10 @@ class LayerNormFunction(Function):
         # BEGIN SOLUTION layernorm: run layer_norm_backward on the saved 2-D arrays; one gradient per forward input
         x2d, weight2d, mean, rstd = ctx.saved_tensors
         grad2d = np.ascontiguousarray(grad).reshape(x2d.shape)
-        dx, dweight, dbias = layer_norm_backward(grad2d, x2d, weight2d, mean, rstd)
+        if x2d.size == 0:
+            dx, dweight, dbias = np.zeros_like(x2d), np.zeros_like(weight2d), np.zeros_like(weight2d)
+        else:
+            dx, dweight, dbias = layer_norm_backward(grad2d, x2d, weight2d, mean, rstd)
         _, need_weight, need_bias = ctx.needs_input_grad[:3]
         return (dx.reshape(ctx.shape),
                 dweight.reshape(ctx.param_shape) if need_weight else None,

@@ -48,6 +48,7 @@ from tinygrad_drop.kernels.compile_notice import announce_compilation
 from tinygrad_drop.optim.lr_scheduler import CosineWithWarmup
 from tinygrad_drop.training.checkpoint import (CHECKPOINT_NAME, BuildModel, checkpoint_path, load_checkpoint,
                                                save_checkpoint)
+from tinygrad_drop.training.run_lock import exclusive_run
 from tinygrad_drop.training.defaults import (SEED, TASK_RECIPE, TEXT_RECIPE, default_out_dir, eval_iters_for,
                                              sample_tokens_for)
 from tinygrad_drop.utils.cli import UsageError
@@ -390,13 +391,21 @@ def run(given: dict[str, Any], out_dir: Path | None, build_model: BuildModel, re
     given: the settings the user chose, by Settings' field names (the rest come from the recipe,
     or from the checkpoint when resuming). out_dir None: the run's own folder (out, out-<task> or
     out-<data>, see defaults.py). A new run refuses a folder that holds a run, unless `overwrite`
-    replaces it. Bad settings, data or checkpoints raise UsageError, before anything is written.
+    replaces it. Bad settings, data or checkpoints raise UsageError before the run writes anything
+    (a folder made for it is removed again); so do an unwritable folder and a folder that another
+    run is using (training/run_lock.py).
     """
     out_dir = Path(out_dir if out_dir is not None else default_out_dir(given.get("data"), given.get("task")))
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out-dir '{out_dir}' is a file: choose a folder")
     if resume and overwrite:
         raise UsageError(f"--resume continues the run in '{out_dir}' and --overwrite replaces it: choose one")
+    with exclusive_run(out_dir):  # a second trainer on this folder is refused from here on
+        return train_in(out_dir, given, build_model, resume, overwrite)
+
+
+def train_in(out_dir: Path, given: dict[str, Any], build_model: BuildModel, resume: bool, overwrite: bool) -> int:
+    """run()'s work, once out_dir is this process's alone."""
     checkpoint = None
     replaced = None  # what --overwrite replaces, in words
     if resume:
@@ -415,5 +424,4 @@ def run(given: dict[str, Any], out_dir: Path | None, build_model: BuildModel, re
     if replaced is not None:
         print(f"--overwrite: replacing {replaced} in '{out_dir}'", flush=True)
         remove_run(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     return trainer.train()

@@ -1,4 +1,4 @@
-"""See the graph that backward walks: as Graphviz DOT source, as a picture, or as a text tree.
+"""The graph that backward walks as Graphviz DOT source, as a picture, or as a text tree.
 
 Every tensor computed by an op remembers the op's node (`grad_fn`, e.g. MatMulBackward), and the
 node remembers its input tensors. Following those links from a result back to the leaves
@@ -7,6 +7,7 @@ order of the forward pass.
 
     print(td.viz.tree(loss, names=model))         # in the terminal
     td.viz.draw(loss, "graph.svg", names=model)   # a picture (needs Graphviz's `dot` program)
+    td.viz.draw(loss, names=model)                # in a notebook: a Graph that shows itself as SVG
 
 In the pictures arrows point the way the forward pass computed (input -> op), ops are ellipses,
 parameters blue boxes (named after `named_parameters` when `names` is given) and tensors that need
@@ -17,14 +18,17 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from .autograd.anomaly import short_location
-from .autograd.debug import tensor_names
-from .autograd.engine import depth_first_order
-from .tensor import Tensor
+from ..autograd.anomaly import short_location
+from ..autograd.debug import tensor_names
+from ..autograd.engine import depth_first_order
+from ..tensor import Tensor
+from .layout import layered_layout
+from .record import run_recording
+from .svg import layout_svg
 
 FORMATS = ("dot", "svg", "png", "pdf")
 
@@ -97,12 +101,52 @@ def to_dot(tensor: Tensor, names: Any = None, show_values: bool = False, show_gr
     return "\n".join(lines) + "\n"
 
 
-def draw(tensor: Tensor, path: str | Path, names: Any = None, show_values: bool = False,
-         show_grads: bool = False) -> Path:
+class Graph:
+    """A drawn graph: its DOT source (`dot`) and, in a notebook, its picture (`_repr_svg_`: rendered
+    by Graphviz's `dot` when installed, else laid out by this package, layout.py)."""
+
+    def __init__(self, tensor: Tensor, names: Any = None, show_values: bool = False, show_grads: bool = False):
+        self.dot = to_dot(tensor, names, show_values, show_grads)
+        labels = tensor_names(names)
+        order, edges = graph_of(tensor)
+        index = {id(t): i for i, t in enumerate(order)}
+        self.labels = [label_of(t, labels).replace(" (", "\n(", 1) for t in order]
+        self.kinds = ["op" if t.grad_fn is not None else "param" if t.requires_grad else "const" for t in order]
+        self.edges = [(index[id(a)], index[id(b)]) for a, b in edges]
+
+    def svg(self) -> str:
+        """The picture as SVG text: Graphviz's rendering if `dot` is installed, else our own layout."""
+        dot_program = shutil.which("dot")
+        if dot_program is not None:
+            return subprocess.run([dot_program, "-Tsvg"], input=self.dot, text=True, check=True,
+                                  capture_output=True).stdout
+        layout = layered_layout(len(self.labels), self.edges)
+        return layout_svg(layout, self.labels, self.kinds, self.edges)
+
+    def _repr_svg_(self) -> str:
+        return self.svg()
+
+    def __repr__(self) -> str:
+        return f"<Graph: {len(self.labels)} nodes, {len(self.edges)} edges>"
+
+
+def draw(tensor: Tensor | Callable[[], Tensor], path: str | Path | None = None, names: Any = None,
+         show_values: bool = False, show_grads: bool = False, fused: bool = False) -> Path | Graph:
     """Draw the graph to `path`; its suffix (.svg, .png, .pdf or .dot) picks the format.
 
-    Rendering needs Graphviz's `dot` program; without it the DOT source is written next to
-    `path` (suffix .dot) and a message says how to render it. Returns the path written."""
+    tensor: the result whose graph to draw, or a function of no arguments computing it, which is
+    called with the `fused` switches of `names`' modules set to `fused` (False: the lecture's
+    nodes, each dropout and attention step its own). Without `path`, returns a Graph, which a
+    notebook shows as SVG. Rendering a file needs Graphviz's `dot` program; without it the DOT
+    source is written next to `path` (suffix .dot) and a message says how to render it. Returns
+    the path written."""
+    if callable(tensor) and not isinstance(tensor, Tensor):
+        tensor, _ = run_recording(tensor, names, fused)
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"draw: expected a Tensor or a function of no arguments returning one, got "
+                        f"{type(tensor).__name__}")
+    if path is None:
+        return Graph(tensor, names, show_values, show_grads)
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
