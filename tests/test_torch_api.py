@@ -229,3 +229,21 @@ def test_lr_schedulers_match_pytorch(name, arguments):
             scheduler.step()
         schedules.append(lrs + scheduler.get_last_lr())
     np.testing.assert_allclose(schedules[0], schedules[1], rtol=1e-9)
+
+
+def test_pytorch_arguments_that_change_nothing_here_are_accepted():
+    x = ours.tensor([-1.0, 2.0], requires_grad=True)
+    for layer in (ours.nn.ReLU(True), ours.nn.ReLU(inplace=True), ours.nn.LeakyReLU(0.1, True), ours.nn.SiLU(True),
+                  ours.nn.Dropout(0.5, inplace=True).eval()):
+        their_layer = {"ReLU": torch.nn.ReLU(), "LeakyReLU": torch.nn.LeakyReLU(0.1), "SiLU": torch.nn.SiLU(),
+                       "Dropout": torch.nn.Dropout(0.5).eval()}[type(layer).__name__]
+        np.testing.assert_allclose(layer(x).detach().numpy(), their_layer(torch.tensor([-1.0, 2.0])).numpy(),
+                                   rtol=1e-6)
+    assert ours.nn.functional.relu(x, inplace=True).tolist() == [0.0, 2.0]
+    assert ours.autograd.Variable([1.0, 2.0], requires_grad=True).requires_grad
+
+
+def test_trunc_normal_stays_inside_its_bounds():
+    w = ours.empty(2000)
+    ours.nn.init.trunc_normal_(w, std=1.0, a=-0.5, b=0.5)
+    assert w.numpy().min() >= -0.5 and w.numpy().max() <= 0.5 and w.numpy().std() > 0.2

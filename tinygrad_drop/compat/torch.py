@@ -189,7 +189,7 @@ def set_detect_anomaly(mode: builtins.bool, check_nan: builtins.bool = True) -> 
 
 autograd = stubs.namespace("torch.autograd", _autograd.__doc__, **{name: getattr(_autograd, name)
                                                                     for name in _autograd.__all__},
-                           set_detect_anomaly=set_detect_anomaly, gradcheck=td.gradcheck,
+                           set_detect_anomaly=set_detect_anomaly, gradcheck=td.gradcheck, Variable=tensor,
                            grad_mode=stubs.namespace("torch.autograd.grad_mode", "grad mode", no_grad=td.no_grad))
 
 

@@ -28,10 +28,11 @@ class Dropout(Module):
         input (*) -> output of the same shape.
     """
 
-    def __init__(self, p: float = 0.5, inverted: bool = True):
+    def __init__(self, p: float = 0.5, inverted: bool = True, *, inplace: bool = False):
         super().__init__()
         self.p = F.check_probability(p)
         self.inverted = inverted
+        self.inplace = inplace  # PyTorch's argument: the result is a new tensor here (the same values)
         self._last_draw: tuple | None = None
 
     def forward(self, x: Tensor) -> Tensor:

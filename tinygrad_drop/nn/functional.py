@@ -55,8 +55,8 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     return _tensor_arg(input, "gelu").gelu(approximate)
 
 
-def relu(input: Tensor) -> Tensor:
-    """max(input, 0) of each element."""
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(input, 0) of each element (inplace is accepted; the result is a new tensor)."""
     return _tensor_arg(input, "relu").relu()
 
 
@@ -186,14 +186,14 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight: Tensor | Non
     return _reduce("binary_cross_entropy_with_logits", losses, reduction)
 
 
-def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """input where positive, negative_slope * input elsewhere."""
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """input where positive, negative_slope * input elsewhere (inplace is accepted; the result is a new tensor)."""
     input = _tensor_arg(input, "leaky_relu")
     return where(input.data > 0, input, input * negative_slope)
 
 
-def silu(input: Tensor) -> Tensor:
-    """input * sigmoid(input) (also called swish)."""
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """input * sigmoid(input), also called swish (inplace is accepted; the result is a new tensor)."""
     input = _tensor_arg(input, "silu")
     return input * input.sigmoid()
 
@@ -242,12 +242,14 @@ def linear_dropout(input: Tensor, weight: Tensor, bias: Tensor | None = None, p:
                                bias, p, next_dropout_key(), inverted_scale(p) if inverted else 1.0)
 
 
-def dropout(input: Tensor, p: float = 0.5, training: bool = True, inverted: bool = True) -> Tensor:
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inverted: bool = True, *,
+            inplace: bool = False) -> Tensor:
     """Zero each element with probability p (a new mask every call).
 
     inverted=True (PyTorch's dropout): kept elements become x/(1-p) in training, identity in eval.
     inverted=False (classic dropout, the original paper's): training keeps x unscaled and eval
-    multiplies by (1-p) instead. Either way the expected value at training equals the eval output."""
+    multiplies by (1-p) instead. Either way the expected value at training equals the eval output.
+    inplace is PyTorch's argument, accepted: the result is a new tensor (the same values)."""
     return dropout_with_key(input, p, training, inverted)[0]
 
 

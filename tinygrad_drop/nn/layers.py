@@ -132,9 +132,17 @@ class GELU(Module):
 class ReLU(Module):
     """max(x, 0) elementwise.
 
+    Args:
+        inplace: accepted for PyTorch's signature; the result is a new tensor (the same values),
+            since an in-place write into the recorded graph is not an op here.
+
     Shape:
         input (*) -> output of the same shape.
     """
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(x)
@@ -167,14 +175,15 @@ class LeakyReLU(Module):
 
     Args:
         negative_slope: the slope for negative inputs.
+        inplace: accepted for PyTorch's signature; the result is a new tensor (the same values).
 
     Shape:
         input (*) -> output of the same shape.
     """
 
-    def __init__(self, negative_slope: float = 0.01):
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, x: Tensor) -> Tensor:
         return F.leaky_relu(x, self.negative_slope)
@@ -186,9 +195,16 @@ class LeakyReLU(Module):
 class SiLU(Module):
     """x * sigmoid(x) elementwise.
 
+    Args:
+        inplace: accepted for PyTorch's signature; the result is a new tensor (the same values).
+
     Shape:
         input (*) -> output of the same shape.
     """
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
         return F.silu(x)
