@@ -11,11 +11,14 @@ the command that installs PyTorch (pyproject.toml's `torch` extra).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import tinygrad_drop as td
+from tinygrad_drop.course import TOPICS
+from tinygrad_drop.course.assignment import ASSIGNMENT_FILE
 
 # The kernels' thread pool steps down to one thread while other processes keep the machine busy
 # (kernels/thread_pool.py). Off for the suite, so that whatever else runs on the machine cannot
@@ -41,33 +44,44 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
-# Course-kit topics (scripts/make_assignment.py strips their backward passes). A test that needs
-# a topic carries its marker, so `pytest -m dropout` runs one topic and a student copy fails only
-# where a topic is missing.
-TOPICS = ("layernorm", "dropout", "attention", "softmax", "matmul")
-EVERY_TOPIC = [getattr(pytest.mark, topic) for topic in TOPICS]
+# ------------------------------------------------------------------------ the course kit's topics
+# The one place topic markers are assigned: tests/course/test_<topic>.py (and the hidden tests,
+# tests/course/hidden/test_<topic>.py) carry the marker <topic>, so `pytest -m dropout` runs
+# dropout's fast tier alone. Tests of a whole model (GPT, training, benchmarks, the tutorials)
+# carry `whole_model` in their own files: every topic runs in them, so a student copy
+# (tinygrad_drop/course/assignment.py) runs them only when asked, `pytest -m whole_model`; here,
+# in the project, plain `pytest` runs everything.
+ROOT = Path(__file__).resolve().parents[1]
+COURSE_TESTS = Path(__file__).resolve().parent / "course"
+IN_STUDENT_COPY = (ROOT / ASSIGNMENT_FILE).exists()
 
 
-def every_topic(test):
-    """Mark a test that runs a whole model, and so every topic's backward."""
-    for mark in EVERY_TOPIC:
-        test = mark(test)
-    return test
+def topic_of(path: Path) -> str | None:
+    """The topic of a test file: tests/course[/hidden]/test_<topic>.py; None elsewhere."""
+    folder = path.parent.parent if path.parent.name == "hidden" else path.parent
+    name = path.stem.removeprefix("test_")
+    return name if folder == COURSE_TESTS and name in TOPICS else None
 
 
-# the ops tables (test_ops, test_ops_torch) name each case after its op: mark the case by it
-TOPIC_OF_CASE = {"layer_norm": "layernorm", "dropout": "dropout", "sdpa": "attention",
-                 "softmax": "softmax", "matmul": "matmul", "linear": "matmul"}
+def pytest_configure(config) -> None:
+    # the guard: a test run that imports another tinygrad_drop grades the wrong code
+    if not Path(td.__file__).resolve().is_relative_to(ROOT):
+        raise pytest.UsageError(
+            f"tinygrad_drop is imported from {Path(td.__file__).parent}, not from this checkout ({ROOT}): "
+            f'the tests would check that code, not yours. From {ROOT}: pip install -e ".[test]" '
+            "(or run python -m pytest there)")
 
 
-def pytest_collection_modifyitems(items) -> None:
+def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
-        case = getattr(item, "callspec", None)
-        if case is None:
-            continue
-        for word, topic in TOPIC_OF_CASE.items():
-            if word in case.id:
-                item.add_marker(getattr(pytest.mark, topic))
+        topic = topic_of(Path(str(item.fspath)))
+        if topic is not None:
+            item.add_marker(getattr(pytest.mark, topic))
+    if IN_STUDENT_COPY and "whole_model" not in (config.option.markexpr or ""):
+        chosen = [item for item in items if item.get_closest_marker("whole_model") is None]
+        if len(chosen) < len(items):
+            config.hook.pytest_deselected(items=[item for item in items if item not in chosen])
+            items[:] = chosen
 
 
 TORCH_MISSING = "could not import 'torch'"  # the reason pytest.importorskip("torch") gives

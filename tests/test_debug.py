@@ -76,10 +76,6 @@ def test_steps_follow_the_chain_rule_on_a_small_graph():
     np.testing.assert_array_equal(b.grad.numpy(), a_np)
 
 
-@pytest.mark.layernorm
-@pytest.mark.dropout
-@pytest.mark.attention
-@pytest.mark.matmul
 def test_exhausting_backward_steps_equals_backward_on_a_gpt():
     td.manual_seed(0)
     model = tiny_gpt()
@@ -123,7 +119,6 @@ def test_stopping_early_leaves_only_what_was_accumulated():
     assert sum(t.grad is not None for t in (w, v)) == 1
 
 
-@pytest.mark.matmul
 def test_repr_and_explain_show_names_shapes_and_norms(capsys):
     x = td.tensor(np.full((4, 3), 0.5), requires_grad=True)
     w = td.tensor(np.ones((3, 2)), requires_grad=True)
@@ -140,7 +135,6 @@ def test_repr_and_explain_show_names_shapes_and_norms(capsys):
     np.testing.assert_array_equal(x.grad.numpy(), np.full((4, 3), 2.0))
 
 
-@pytest.mark.matmul
 def test_steps_know_where_each_node_was_created():
     layer = nn.Linear(3, 2)
     with td.detect_anomaly():
@@ -215,7 +209,6 @@ def small_graph():
     return layer, (h * h).sum()
 
 
-@pytest.mark.matmul
 def test_to_dot_lists_every_node_and_edge():
     layer, loss = small_graph()
     loss.backward(retain_graph=True)
@@ -311,10 +304,6 @@ DISABLED_JIT_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.layernorm
-@pytest.mark.dropout
-@pytest.mark.attention
-@pytest.mark.matmul
 def test_numba_kernels_run_as_plain_python_under_numba_disable_jit():
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
     env.pop("TINYGRAD_DROP_BACKEND", None)

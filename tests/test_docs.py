@@ -32,15 +32,6 @@ TUTORIALS = {
     "from_nanogpt.md": "From nanoGPT in PyTorch to tinygrad_drop",
     "debugging.md": "Debugging backprop",
 }
-# the course-kit topics (scripts/make_assignment.py) whose code each page runs: in a student copy
-# a page passes once its topics are done
-PAGE_TOPICS = {
-    "backprop_by_hand.md": ("matmul",),
-    "dropout_in_pdb.md": ("dropout",),
-    "writing_a_function.md": ("matmul",),
-    "from_nanogpt.md": ("layernorm", "attention", "matmul"),
-    "debugging.md": ("matmul",),
-}
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.S | re.M)
 IMPORTS_TORCH = re.compile(r"^(import|from) torch\b", re.M)
 
@@ -69,8 +60,7 @@ def test_every_tutorial_is_there_with_its_title():
 
 
 @pytest.mark.parametrize("page", [
-    pytest.param(page, id=page.name, marks=[getattr(pytest.mark, t) for t in PAGE_TOPICS.get(page.name, ())])
-    for page in PAGES])
+    pytest.param(page, id=page.name, marks=pytest.mark.whole_model) for page in PAGES])
 def test_python_blocks_run_as_written(page, isolated):
     code_blocks = blocks(page, "python")
     assert code_blocks, f"{page.name} has no python code"
@@ -108,7 +98,7 @@ def test_without_pytorch_the_summary_counts_the_skips_and_names_the_install(tmp_
     assert int(skipped.group(1)) >= 2 and re.search(rf"\b{skipped.group(1)} skipped\b", result.stdout)
 
 
-@pytest.mark.dropout
+@pytest.mark.whole_model
 def test_the_pdb_session_stops_in_dropouts_backward_and_kernel(isolated):
     page = DOCS / "dropout_in_pdb.md"
     (_, script), = blocks(page, "python")[:1]

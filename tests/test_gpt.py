@@ -11,7 +11,6 @@ import math
 import numpy as np
 import pytest
 
-from conftest import EVERY_TOPIC
 
 import tinygrad_drop as td
 from tinygrad_drop import nn
@@ -19,7 +18,7 @@ from models.gpt import GPT, GPTConfig
 from torch_reference import copy_into_torch, nanogpt_classes, single_torch_thread
 
 # a whole model runs every topic's backward, so a student copy missing any topic fails here too
-pytestmark = [pytest.mark.gpt, *EVERY_TOPIC]
+pytestmark = [pytest.mark.gpt, pytest.mark.whole_model]
 
 SIZES = dict(vocab_size=40, block_size=16, n_layer=2, n_head=2, n_embd=32)
 DROPOUT = dict(embd_pdrop=0.2, attn_pdrop=0.2, resid_pdrop=0.2)

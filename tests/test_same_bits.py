@@ -87,9 +87,6 @@ def run_bits_script(cache_dir: Path, threads: int) -> tuple[dict, list]:
     return json.loads(result.stdout)
 
 
-@pytest.mark.layernorm
-@pytest.mark.attention
-@pytest.mark.dropout
 def test_fastmath_kernels_give_the_same_bits_fresh_or_cached_on_any_thread_count(tmp_path):
     numba = pytest.importorskip("numba")
     if numba.config.DISABLE_JIT:
@@ -105,7 +102,6 @@ def test_fastmath_kernels_give_the_same_bits_fresh_or_cached_on_any_thread_count
             assert value == fresh[name.replace(" threads", " caller")], name
 
 
-@pytest.mark.dropout
 @pytest.mark.parametrize("p", [0.1, 0.5])
 def test_dropout_masks_are_the_same_bits_on_both_backends(p):
     # the README's promise: the same mask on every backend (and thread count, above)

@@ -9,12 +9,8 @@ Rows whose target equals ignore_index contribute nothing and are not counted. Fo
 loss *sum* over counted rows, the count, and lse per row; the caller divides (reduction="mean") or
 not (reduction="sum"), and saves lse for backward so backward needs no second reduction.
 
-Backward, for dL/dloss_i = scale (e.g. 1/count for the mean), on every counted row:
-
-    dlogits[i, j] = scale * (softmax(logits_i)_j - [j == t])
-    softmax(logits_i)_j = exp(logits[i, j] - lse_i)
-
-and ignored rows get 0. The "- [j == t]" touches one element per row, so no one-hot is ever built.
+Backward: dlogits (N, C) for dL/dloss_i = scale (e.g. 1/count for the mean) on every counted row,
+from the logits, the targets and the saved lse; ignored rows get 0.
 Targets must already be valid class indices (or ignore_index): the caller checks them.
 Accumulators are float64; dlogits and lse have the logits' dtype.
 """
@@ -97,14 +93,19 @@ def _cross_entropy_forward_kernel(logits, target, ignore_index, float32_exp):
 def cross_entropy_backward_numpy(
     logits: np.ndarray, target: np.ndarray, lse: np.ndarray, ignore_index: int, scale: float
 ) -> np.ndarray:
+    # BEGIN SOLUTION cross_entropy: dlogits (N, C) in logits' dtype, for dL/dloss_i = scale on every counted row; ignored rows get 0
+    # dlogits[i, j] = scale * (softmax(logits_i)_j - [j == t]), softmax(logits_i)_j = exp(logits[i, j] - lse_i);
+    # the "- [j == t]" touches one element per row, so no one-hot is ever built.
     counted = target != ignore_index
     rows = np.arange(len(target))[counted]
     dlogits = np.exp(logits - lse[:, None])  # the softmax of each row
     dlogits[rows, target[counted]] -= 1.0  # minus the one-hot target
     dlogits[~counted] = 0.0  # ignored rows contribute nothing
     return (dlogits * scale).astype(logits.dtype)
+    # END SOLUTION
 
 
+# BEGIN SOLUTION cross_entropy: the Numba twin
 def cross_entropy_backward_numba(
     logits: np.ndarray, target: np.ndarray, lse: np.ndarray, ignore_index: int, scale: float
 ) -> np.ndarray:
@@ -142,6 +143,10 @@ def _cross_entropy_backward_kernel(logits, target, lse, ignore_index, scale, flo
                 row[j] *= scale
             row[t] -= scale
     return dlogits
+
+
+# STUDENT: cross_entropy_backward_numba = cross_entropy_backward_numpy  # the Numba twin: yours to write once yours passes
+# END SOLUTION
 
 
 cross_entropy_forward = Kernel(
