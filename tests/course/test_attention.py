@@ -44,7 +44,8 @@ def test_queries_and_keys_of_different_lengths():
 
 
 def test_a_float_mask_gets_its_gradient():
-    attention(draw((2, 3, 4), 0), draw((2, 3, 4), 1), draw((2, 3, 2), 2), mask=draw((3, 3), 3))
+    # the whole (2, 3, 3) shape: a mask that broadcasts needs the broadcast topic to sum its gradient
+    attention(draw((2, 3, 4), 0), draw((2, 3, 4), 1), draw((2, 3, 2), 2), mask=draw((2, 3, 3), 3))
 
 
 @pytest.mark.parametrize("causal", [False, True])

@@ -59,7 +59,7 @@ def dropout_apply_numpy(x: np.ndarray, p: float, key: np.uint64, scale: float) -
     # END SOLUTION
 
 
-# BEGIN SOLUTION dropout: the Numba twins
+# BEGIN SOLUTION dropout: the Numba twin
 def dropout_apply_numba(x: np.ndarray, p: float, key: np.uint64, scale: float) -> np.ndarray:
     flat = np.ascontiguousarray(x).reshape(-1)
     # scale is passed in x's dtype so the kernel multiplies in that dtype, like numpy does.
@@ -96,6 +96,10 @@ def _dropout_apply_kernel(x, threshold, key, scale, y):
         _dropout_apply_chunk(x, threshold, key, scale, y, chunk * CHUNK)
 
 
+# STUDENT: dropout_apply_numba = dropout_apply_numpy  # the Numba twin: yours to write once yours passes
+# END SOLUTION
+
+
 def add_bias_dropout_numpy(rows: np.ndarray, bias: np.ndarray | None, p: float, key: np.uint64,
                            scale: float) -> np.ndarray:
     if bias is not None:
@@ -104,6 +108,7 @@ def add_bias_dropout_numpy(rows: np.ndarray, bias: np.ndarray | None, p: float, 
     return rows
 
 
+# BEGIN SOLUTION dropout: the Numba twin
 def add_bias_dropout_numba(rows: np.ndarray, bias: np.ndarray | None, p: float, key: np.uint64,
                            scale: float) -> np.ndarray:
     if not rows.flags.c_contiguous or rows.ndim != 2:
@@ -134,8 +139,7 @@ def _add_bias_dropout_kernel(rows, bias, has_bias, threshold, key, scale):
                 rows[i, j] = scaled if random_bits_jit(key, first + np.uint64(j)) >= threshold else rows.dtype.type(0.0)
 
 
-# STUDENT: dropout_apply_numba = dropout_apply_numpy  # the Numba twins: yours to write once yours pass
-# STUDENT: add_bias_dropout_numba = add_bias_dropout_numpy
+# STUDENT: add_bias_dropout_numba = add_bias_dropout_numpy  # the Numba twin: yours to write once yours passes
 # END SOLUTION
 
 
