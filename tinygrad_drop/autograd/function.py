@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from .. import state
-from .anomaly import user_location
+from .anomaly import check_forward, current_module_path, user_location
 
 
 class Context:
@@ -44,6 +44,7 @@ class Context:
         self._saved: tuple | None = ()
         self.released = False
         self.created_at: str | None = None
+        self.module_path: str | None = None
 
     @property
     def name(self) -> str:
@@ -107,6 +108,8 @@ class Function:
         ctx.inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
         if state.process.anomaly_mode:
             ctx.created_at = user_location()  # the user's file:line, for anomaly reports
+            ctx.module_path = current_module_path()
+            check_forward(ctx, raw_args, out)
         return Tensor._from_array(out, requires_grad=True, grad_fn=ctx)
 
 
