@@ -113,3 +113,6 @@ def test_the_pdb_session_stops_in_dropouts_backward_and_kernel(isolated):
     assert re.search(r"ops[/\\]dropout\.py\(\d+\)backward\(\)", output), output
     assert re.search(r"kernels[/\\]dropout\.py\(\d+\)dropout_apply_numpy\(\)", output), output
     assert "(0.5, 2.0)" in output and "The program finished" in output, output
+    # the mask pdb redraws from the kernel's arguments is the layer's, printed at the end
+    redrawn = re.search(r"\(Pdb\) array\((\[\[.*?\]\])\)", output, re.S)
+    assert redrawn and " ".join(redrawn.group(1).split()) in " ".join(output.split()), output
