@@ -167,11 +167,12 @@ def test_no_line_of_a_solution_is_left_in_the_copy(copies):
 
 def test_the_copy_imports_itself_and_its_guard_fails_loudly_otherwise(copies):
     copy = copies["all"]
-    where = "import tinygrad_drop as td; print(td.__file__, td.get_backend())"
+    where = ("import tinygrad_drop as td; from models.gpt import GPTConfig; "
+             "print(td.__file__, td.get_backend(), GPTConfig().fused)")
     probe = subprocess.run([sys.executable, "-c", where], cwd=copy, env=copy_environment(copy),
                            capture_output=True, text=True)
-    path, backend = probe.stdout.split()
-    assert Path(path).is_relative_to(copy) and backend == "numpy", probe.stdout + probe.stderr
+    path, backend, fused = probe.stdout.split()
+    assert Path(path).is_relative_to(copy) and backend == "numpy" and fused == "False", probe.stdout + probe.stderr
     # the original first on the path: the copy's tests refuse to run
     original_first = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); import pytest; "
                       "sys.exit(pytest.main(['tests/course/test_gelu.py', '-p', 'no:cacheprovider', '-q']))")

@@ -169,7 +169,8 @@ def explain(root: Tensor, grad: Any = None, retain_graph: bool = False, names: A
             file: TextIO | None = None) -> list[BackwardStep]:
     """Run the backward pass (it *is* root.backward()) and print each step's row as the walk
     reaches it, so a backward that raises still shows every row before it. Returns the steps,
-    for a closer look at any one of them."""
+    for a closer look at any one of them. It walks the graph the forward built: a GPT built with
+    GPTConfig(fused=False) (a student copy's default) shows one node per op of the lecture."""
     out = file or sys.stdout
     print(f"backward of a tensor of shape {tuple(root.shape)}:", file=out)
     print(format_table([]), file=out, flush=True)

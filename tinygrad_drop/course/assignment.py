@@ -19,7 +19,8 @@ softmax_backward_numpy`, so in the copy both backends run the student's function
 answer ships. Derivations live as comments inside the regions, so the copy keeps the question
 (the docstrings: what to compute, the shapes) and loses the formula.
 
-The copy runs the numpy backend by default, leaves out the hidden tests (tests/course/hidden,
+The copy runs the numpy backend and the unfused GPT (GPTConfig.fused=False) by default, leaves
+out the hidden tests (tests/course/hidden,
 written aside with `hidden_tests`), and its tests/conftest.py refuses to run if `tinygrad_drop`
 is imported from anywhere but the copy.
 """
@@ -46,6 +47,7 @@ BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION (?P<topic>[a-z_]+)(?::\s*(
 END = re.compile(r"^\s*# END SOLUTION\s*$")
 STUDENT = re.compile(r"^\s*# STUDENT:(?: (?P<line>.*))?$")
 BACKEND_DEFAULT = re.compile(r'(os\.environ\.get\(\s*"TINYGRAD_DROP_BACKEND"\s*,\s*)"numba"')
+FUSED_DEFAULT = re.compile(r"^(\s*fused: bool = )True\b", re.M)
 ASSIGNMENT_FILE = "ASSIGNMENT.md"
 
 
@@ -142,6 +144,16 @@ def default_to_numpy_backend(root: Path) -> None:
     path.write_text(source)
 
 
+def default_to_unfused_model(root: Path) -> None:
+    """Make the copy's GPT run nanoGPT's lines, one node per op (GPTConfig.fused=False), so that
+    explain() and the graph show the nodes the lecture draws and the student's code runs in them."""
+    path = root / "models" / "gpt.py"
+    source, count = FUSED_DEFAULT.subn(r"\1False", path.read_text())
+    if count != 1:
+        raise ValueError(f"{path}: expected one 'fused: bool = True' in GPTConfig to switch off, found {count}")
+    path.write_text(source)
+
+
 def assignment_text(regions: list[Region]) -> str:
     """ASSIGNMENT.md: the set-up commands, then each topic's places to write and its test command."""
     topics = [topic for topic in TOPICS if any(r.topic == topic for r in regions)]
@@ -167,7 +179,8 @@ def assignment_text(regions: list[Region]) -> str:
         lines.append("")
     lines += ["This copy runs the plain-numpy kernels (the numpy backend) by default, and the Numba",
               "twins of these topics call your numpy code, so the code you write is what runs and",
-              "`python -m pdb` steps into it. The whole-model tests (GPT, training, benchmarks) use every",
+              "`python -m pdb` steps into it. Its GPT runs one node per op (`GPTConfig.fused=False`), so",
+              "`td.autograd.explain(loss)` walks the graph the lecture draws. The whole-model tests (GPT, training, benchmarks) use every",
               "topic: they run only when asked, `pytest -m whole_model`, and pass once all topics are done.", ""]
     return "\n".join(lines)
 
@@ -208,5 +221,6 @@ def make_assignment(out_dir: Path, topics: list[str] | None = None, hidden_tests
     stripped = [r for r in regions if r.topic in chosen]
     strip_regions(out_dir, stripped)
     default_to_numpy_backend(out_dir)
+    default_to_unfused_model(out_dir)
     (out_dir / ASSIGNMENT_FILE).write_text(assignment_text(stripped))
     return stripped
