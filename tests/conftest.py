@@ -1,4 +1,5 @@
-"""Shared fixtures, and the line that says what a missing PyTorch skipped.
+"""Shared fixtures, the course kit's markers and guard, and the line that says what a missing
+PyTorch skipped.
 
 `backend` runs a test once per kernel backend ("numpy" reference, "numba" fast) and restores the
 previous backend afterwards, so no test leaks its choice into the next. `rng` gives each test its
@@ -7,6 +8,11 @@ own seeded generator, so inputs are reproducible whatever order the tests run in
 PyTorch is the oracle of many tests, and an optional one: each of those tests calls
 `pytest.importorskip("torch")`. Skips are silent under -q, so the summary counts them and names
 the command that installs PyTorch (pyproject.toml's `torch` extra).
+
+The course kit (tinygrad_drop/course/, docs/course.md): the topic markers are assigned here and
+only here, from the file a test is in; a run that would import a tinygrad_drop from outside this
+checkout stops before collecting (in a student copy it would grade the original, not the
+student's code); a student copy leaves out the whole-model tests unless asked (-m whole_model).
 """
 from __future__ import annotations
 
