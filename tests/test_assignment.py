@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
 import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tinygrad_drop.course import TOPICS
@@ -277,3 +278,26 @@ def test_find_regions_rejects_malformed_markers(tmp_path):
     (region,) = find_regions(tmp_path)
     assert (region.topic, region.hint, region.begin, region.end) == ("dropout", "hint", 1, 4)
     assert region.solution == ["    return 1"] and stub(region) == ["    return 2"]
+
+
+def test_a_wrong_backward_fails_naming_the_argument_the_worst_element_expected_and_got():
+    from tinygrad_drop.autograd import Function
+    from tinygrad_drop.course.checks import WrongGradient, check_backward
+
+    class ScaledSum(Function):
+        @staticmethod
+        def forward(ctx, x, weight):
+            ctx.save_for_backward(x, weight)
+            return x * weight
+
+        @staticmethod
+        def backward(ctx, grad):
+            x, weight = ctx.saved_tensors
+            return grad * weight, grad.sum(axis=0)  # d/dweight forgot the x
+
+    x, weight = np.array([[1.0, -3.0], [0.5, 2.0]]), np.array([2.0, 1.0])
+    with pytest.raises(WrongGradient) as error:
+        check_backward(ScaledSum, x=x, weight=weight)
+    message = str(error.value)
+    assert message.startswith("ScaledSum: d/dweight is wrong at index"), message
+    assert "expected" in message and "central differences" in message and "got" in message and "worst" in message
