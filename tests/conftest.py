@@ -63,9 +63,10 @@ IN_STUDENT_COPY = (ROOT / ASSIGNMENT_FILE).exists()
 
 
 def topic_of(path: Path) -> str | None:
-    """The topic of a test file: tests/course[/hidden]/test_<topic>.py; None elsewhere."""
+    """The topic of a test file: tests/course/test_<topic>.py, or tests/course/hidden/test_<topic>.py
+    (test_<topic>_hidden_<n>.py where the grader put an instructor's hidden tests); None elsewhere."""
     folder = path.parent.parent if path.parent.name == "hidden" else path.parent
-    name = path.stem.removeprefix("test_")
+    name = path.stem.removeprefix("test_").split("_hidden_")[0]
     return name if folder == COURSE_TESTS and name in TOPICS else None
 
 

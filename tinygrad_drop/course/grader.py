@@ -128,27 +128,23 @@ def grade_topic(copy: Path, topic: str, max_points: float, timeout: float, hidde
     return result
 
 
-def place_hidden_tests(copy: Path, hidden_dir: Path | None) -> dict[str, list[Path]]:
-    """Copy the hidden tests into the copy's tests/course/hidden; topic -> its hidden files there."""
-    if hidden_dir is None:
-        return {}
+def hidden_tests_by_topic(hidden_dir: Path) -> dict[str, list[Path]]:
+    """topic -> its hidden test files (test_<topic>.py) in hidden_dir."""
     hidden_dir = Path(hidden_dir)
     if not hidden_dir.is_dir():
         raise ValueError(f"the hidden tests folder {hidden_dir} does not exist")
-    place = copy / HIDDEN_PLACE
-    place.mkdir(parents=True, exist_ok=True)
-    placed: dict[str, list[Path]] = {}
-    for source in sorted(hidden_dir.glob("*.py")):
-        shutil.copy2(source, place / source.name)
-        topic = source.stem.removeprefix("test_")
+    found: dict[str, list[Path]] = {}
+    for path in sorted(hidden_dir.glob("test_*.py")):
+        topic = path.stem.removeprefix("test_")
         if topic in TOPICS:
-            placed.setdefault(topic, []).append(place / source.name)
-    return placed
+            found.setdefault(topic, []).append(path)
+    return found
 
 
 def grade(copy: Path, points: dict[str, float] | None = None, topics: list[str] | None = None,
           timeout: float = 120.0, hidden_dir: Path | None = None, jobs: int = 1) -> list[TopicResult]:
-    """Grade every topic with points (or the chosen `topics`) of the copy at `copy`."""
+    """Grade every topic with points (or the chosen `topics`) of the copy at `copy`. Hidden tests
+    are put in the copy's tests/course/hidden (where its conftest marks them) for the run only."""
     copy = Path(copy).resolve()
     if not (copy / TOPIC_TESTS).is_dir():
         raise ValueError(f"{copy} has no {TOPIC_TESTS}: is it a student copy (make_assignment.py) or this project?")
@@ -157,10 +153,26 @@ def grade(copy: Path, points: dict[str, float] | None = None, topics: list[str] 
     unknown = sorted(set(chosen) - set(TOPICS))
     if unknown:
         raise ValueError(f"unknown topics {unknown}; the kit's topics are {list(TOPICS)}")
-    hidden = place_hidden_tests(copy, hidden_dir)
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(lambda topic: grade_topic(copy, topic, points.get(topic, 0.0), timeout,
-                                                       hidden.get(topic, [])), chosen))
+    hidden = {} if hidden_dir is None else hidden_tests_by_topic(hidden_dir)
+    place = copy / HIDDEN_PLACE
+    placed: list[Path] = []
+    if hidden and Path(hidden_dir).resolve() != place:
+        place.mkdir(parents=True, exist_ok=True)
+        for topic, files in hidden.items():
+            for source in files:
+                target = place / f"test_{topic}_hidden_{len(placed)}.py"
+                shutil.copy2(source, target)
+                placed.append(target)
+        hidden = {}
+        for target in placed:
+            hidden.setdefault(target.stem.split("_hidden_")[0].removeprefix("test_"), []).append(target)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            return list(pool.map(lambda topic: grade_topic(copy, topic, points.get(topic, 0.0), timeout,
+                                                           hidden.get(topic, [])), chosen))
+    finally:
+        for target in placed:
+            target.unlink(missing_ok=True)
 
 
 def table(results: list[TopicResult]) -> str:
