@@ -129,8 +129,8 @@ def grade_topic(copy: Path, topic: str, max_points: float, timeout: float, hidde
 
 
 def hidden_tests_by_topic(hidden_dir: Path) -> dict[str, list[Path]]:
-    """topic -> its hidden test files (test_<topic>.py) in hidden_dir."""
-    hidden_dir = Path(hidden_dir)
+    """topic -> its hidden test files (test_<topic>.py) in hidden_dir, as absolute paths."""
+    hidden_dir = Path(hidden_dir).resolve()
     if not hidden_dir.is_dir():
         raise ValueError(f"the hidden tests folder {hidden_dir} does not exist")
     found: dict[str, list[Path]] = {}
