@@ -79,13 +79,34 @@ def pytest_configure(config) -> None:
             "(or run python -m pytest there)")
 
 
+# Tests of the Numba twins themselves (threads, in place, the disk cache, the per-head kernels): a
+# student copy replaces each stripped twin by the student's numpy function, so it runs these only
+# when asked (-m numba_twins). file -> its tests of that kind (None: all of them).
+NUMBA_TWIN_TESTS = {
+    "test_attention_heads.py": None,
+    "test_kernels.py": {"test_gelu_can_write_over_its_input", "test_attention_numba_kernels_work_in_place",
+                        "test_adamw_refuses_a_non_contiguous_parameter",
+                        "test_both_twins_of_every_threaded_kernel_load_from_the_disk_cache"},
+    "test_blas_threads.py": {"test_a_forked_pool_works_after_import_and_after_a_training_step"},
+    "test_same_bits.py": {"test_editing_a_helper_recompiles_the_kernels_that_compile_it_in"},
+}
+ONLY_WHEN_ASKED_IN_A_COPY = ("whole_model", "numba_twins")
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
-        topic = topic_of(Path(str(item.fspath)))
+        path = Path(str(item.fspath))
+        topic = topic_of(path)
         if topic is not None:
             item.add_marker(getattr(pytest.mark, topic))
-    if IN_STUDENT_COPY and "whole_model" not in (config.option.markexpr or ""):
-        chosen = [item for item in items if item.get_closest_marker("whole_model") is None]
+        if path.name in NUMBA_TWIN_TESTS:
+            names = NUMBA_TWIN_TESTS[path.name]
+            if names is None or item.originalname in names:
+                item.add_marker(pytest.mark.numba_twins)
+    asked = config.option.markexpr or ""
+    left_out = [marker for marker in ONLY_WHEN_ASKED_IN_A_COPY if marker not in asked]
+    if IN_STUDENT_COPY and left_out:
+        chosen = [item for item in items if not any(item.get_closest_marker(marker) for marker in left_out)]
         if len(chosen) < len(items):
             config.hook.pytest_deselected(items=[item for item in items if item not in chosen])
             items[:] = chosen

@@ -195,13 +195,13 @@ def test_the_copy_has_its_instructions_and_no_hidden_tests(copies):
     assert "BEGIN SOLUTION" not in source and "# STUDENT:" not in source
 
 
-def test_a_student_copy_runs_whole_model_tests_only_when_asked(copies):
+def test_a_student_copy_runs_whole_model_and_numba_twin_tests_only_when_asked(copies):
     copy = copies["all"]
-    command = [sys.executable, "-m", "pytest", "tests/test_gpt.py", "--collect-only", "-q", "-o", "addopts=", "-p",
-               "no:cacheprovider"]
+    command = [sys.executable, "-m", "pytest", "tests/test_gpt.py", "tests/test_attention_heads.py", "--collect-only",
+               "-q", "-o", "addopts=", "-p", "no:cacheprovider"]
     plain = subprocess.run(command, cwd=copy, env=copy_environment(copy), capture_output=True, text=True)
-    asked = subprocess.run(command + ["-m", "whole_model"], cwd=copy, env=copy_environment(copy), capture_output=True,
-                           text=True)
+    asked = subprocess.run(command + ["-m", "whole_model or numba_twins"], cwd=copy, env=copy_environment(copy),
+                           capture_output=True, text=True)
     assert re.search(r"no tests collected \(\d+ deselected\)", plain.stdout), plain.stdout[-500:]
     assert re.search(r"^\d+ tests collected", asked.stdout, re.M), asked.stdout[-500:]
 

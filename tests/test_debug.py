@@ -98,8 +98,11 @@ def test_exhausting_backward_steps_equals_backward_on_a_gpt():
     assert steps[0].name == "CrossEntropyBackward" and steps[0].grad == 1.0
     op_steps = [s for s in steps if not s.is_leaf]
     assert len(op_steps) == len(nodes)
-    assert {"LayerNormFunctionBackward", "CausalQKVAttentionBackward", "DropoutFunctionBackward", "LinearFunctionBackward",
-            "EmbeddingFunctionBackward", "LinearGELUBackward"} <= {s.name for s in op_steps}
+    names = {s.name for s in op_steps}
+    assert {"LayerNormFunctionBackward", "DropoutFunctionBackward", "LinearFunctionBackward",
+            "EmbeddingFunctionBackward"} <= names
+    # fused nodes, or nanoGPT's lines (GPTConfig.fused=False, a student copy's default)
+    assert {"CausalQKVAttentionBackward", "LinearGELUBackward"} <= names or {"SoftmaxBackward", "GELUFunctionBackward"} <= names
     assert {s.label for s in steps if s.is_leaf} == {name for name, _ in model.named_parameters()}
     for step in op_steps:
         for position, grad in step.tensor_input_grads:

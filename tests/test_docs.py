@@ -81,6 +81,7 @@ def test_pages_that_need_pytorch_say_so_at_the_top():
         assert "Needs PyTorch" in top and INSTALL_TORCH in top, f"docs/{page.name} does not say it needs PyTorch"
 
 
+@pytest.mark.whole_model  # it runs the tutorials' tests
 def test_without_pytorch_the_summary_counts_the_skips_and_names_the_install(tmp_path):
     # a torch package that cannot be imported stands for a machine without PyTorch
     (tmp_path / "torch").mkdir()

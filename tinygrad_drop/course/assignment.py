@@ -35,7 +35,7 @@ from . import TOPICS
 
 ROOT = Path(__file__).resolve().parents[2]
 # what a student needs: the library, the models, the tests, the docs, the scripts, the corpus, the packaging
-COPIED = ("tinygrad_drop", "models", "tests", "docs", "scripts", "data", "pyproject.toml", "README.md")
+COPIED = ("tinygrad_drop", "models", "tests", "docs", "scripts", "benchmarks", "data", "pyproject.toml", "README.md")
 HIDDEN_TESTS = Path("tests") / "course" / "hidden"
 NOT_COPIED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.nbi", "*.nbc", ".pytest_cache", ".hypothesis",
                                     "*.egg-info")
@@ -180,8 +180,11 @@ def assignment_text(regions: list[Region]) -> str:
     lines += ["This copy runs the plain-numpy kernels (the numpy backend) by default, and the Numba",
               "twins of these topics call your numpy code, so the code you write is what runs and",
               "`python -m pdb` steps into it. Its GPT runs one node per op (`GPTConfig.fused=False`), so",
-              "`td.autograd.explain(loss)` walks the graph the lecture draws. The whole-model tests (GPT, training, benchmarks) use every",
-              "topic: they run only when asked, `pytest -m whole_model`, and pass once all topics are done.", ""]
+              "`td.autograd.explain(loss)` walks the graph the lecture draws.", "",
+              "Plain `pytest` runs every test but two kinds, which run only when asked: the whole-model",
+              "tests (GPT, training, benchmarks, the tutorials; `pytest -m whole_model`), which use every",
+              "topic and pass once all are done, and the tests of the Numba twins themselves",
+              "(`pytest -m numba_twins`), which this copy replaced by your numpy code.", ""]
     return "\n".join(lines)
 
 
