@@ -152,7 +152,9 @@ def test_bench_json_has_everything_the_performance_page_needs_and_report_writes_
     run = run_bench("--json", "--quick", "--steps", "1", "--rounds", "1", "--backends", "numpy")
     report = json.loads(run.stdout)
     assert report["command"] == "python scripts/bench.py --json --quick --steps 1 --rounds 1 --backends numpy"
-    assert report["date"].endswith("Z") and len(report["commit"]) == 40 and report["threads"] == 2
+    assert report["date"].endswith("Z") and report["threads"] == 2
+    # a copy outside git (a student copy, an unpacked archive) has no commit to name
+    assert len(report["commit"]) == 40 if (ROOT / ".git").exists() else report["commit"] is None
     assert {"cpu", "cores", "os", "python", "numpy", "numba", "torch"} <= set(report["machine"])
     assert report["settings"]["rounds"] == 1 and report["settings"]["batch"] == 12
     with_torch = report["machine"]["torch"] is not None
