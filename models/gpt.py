@@ -10,9 +10,10 @@ on the attention weights (attn_pdrop), and on each residual branch's output (res
 
 Fusion is one switch, GPTConfig.fused, read in the forwards below: True (the default, for training)
 runs a few lines as one autograd node each (F.causal_self_attention, F.linear_gelu,
-F.linear_dropout), False runs nanoGPT's lines as they stand. Both give the same numbers, dropout
-masks included: the fused nodes draw the same keys in the same order and index the mask the same
-way (tests/test_gpt.py checks it). Fusing saves Python overhead per node and passes over memory;
+F.linear_dropout), False runs nanoGPT's lines as they stand, attention as its manual lines
+(q k^T, the scale, the causal mask, softmax, dropout, times v: the nodes a lecture draws). Both
+give the same numbers, dropout masks included: the fused nodes draw the same keys in the same
+order and index the mask the same way (tests/test_gpt.py checks it). Fusing saves Python overhead per node and passes over memory;
 the unfused lines are the ones to read, step through, or change. (A fused node reads its Dropout
 module's p but does not call it, so that module's `mask` shows only with fused=False.)
 """
@@ -65,16 +66,17 @@ class CausalSelfAttention(nn.Module):
         self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
         # output projection
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        # regularization: on the attention weights, and on the output
+        self.attn_dropout = nn.Dropout(config.attn_pdrop)
         self.resid_dropout = nn.Dropout(config.resid_pdrop)
         self.n_head = config.n_head
         self.n_embd = config.n_embd
-        self.attn_pdrop = config.attn_pdrop
         self.fused = config.fused
 
     def forward(self, x: td.Tensor) -> td.Tensor:
         B, T, C = x.shape  # batch size, sequence length, embedding dimensionality (n_embd)
-        attn_pdrop = self.attn_pdrop if self.training else 0.0
         if self.fused:  # the lines below as two nodes
+            attn_pdrop = self.attn_dropout.p if self.training else 0.0
             y = F.causal_self_attention(x, self.c_attn.weight, self.c_attn.bias, self.n_head, attn_pdrop)
             return F.linear_dropout(y, self.c_proj.weight, self.c_proj.bias, self.resid_dropout.p, self.training)
         # query, key, values for all heads, and the heads moved forward to be the batch dim
@@ -82,8 +84,13 @@ class CausalSelfAttention(nn.Module):
         k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
         q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
         v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
-        # causal self-attention: (B, nh, T, hs) x (B, nh, hs, T) -> (B, nh, T, T) -> (B, nh, T, hs)
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=attn_pdrop, is_causal=True)
+        # causal self-attention, nanoGPT's manual lines, one node each as the lecture draws them:
+        # (B, nh, T, hs) x (B, nh, hs, T) -> (B, nh, T, T), scaled, the future masked, softmax, dropout
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.shape[-1]))
+        att = att.masked_fill(np.triu(np.ones((T, T), dtype=bool), k=1), float("-inf"))
+        att = att.softmax(dim=-1)
+        att = self.attn_dropout(att)
+        y = att @ v  # (B, nh, T, T) x (B, nh, T, hs) -> (B, nh, T, hs)
         y = y.transpose(1, 2).reshape(B, T, C)  # all head outputs side by side
         # output projection
         y = self.resid_dropout(self.c_proj(y))

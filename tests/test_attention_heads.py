@@ -19,7 +19,7 @@ from tinygrad_drop.kernels import attention_heads as heads
 from tinygrad_drop.kernels.thread_pool import products_share_threads
 from tinygrad_drop.kernels.gemm import gemm_address
 
-pytestmark = pytest.mark.attention
+pytestmark = pytest.mark.kernels
 ROOT = Path(__file__).resolve().parents[1]
 
 needs_gemm = pytest.mark.skipif(gemm_address(np.float32) is None or not products_share_threads(),

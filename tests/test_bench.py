@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 
 import tinygrad_drop as td
-from conftest import every_topic
 from models.gpt import GPT, GPTConfig
 from tinygrad_drop import benchmark
 from torch_reference import copy_into_torch, single_torch_thread
@@ -67,7 +66,7 @@ def test_compare_alternates_the_workloads_and_returns_each_rounds_time(monkeypat
     assert benchmark.median(samples["first"]) == 2000.0
 
 
-@every_topic  # a whole GPT step: every topic's backward
+@pytest.mark.whole_model  # a whole GPT step: every topic's backward
 def test_profile_names_the_ops_and_accounts_for_the_whole_step():
     step, optimizer = gpt_step("numba")
     step()
@@ -148,12 +147,14 @@ def run_bench(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-@every_topic
+@pytest.mark.whole_model
 def test_bench_json_has_everything_the_performance_page_needs_and_report_writes_it(tmp_path):
     run = run_bench("--json", "--quick", "--steps", "1", "--rounds", "1", "--backends", "numpy")
     report = json.loads(run.stdout)
     assert report["command"] == "python scripts/bench.py --json --quick --steps 1 --rounds 1 --backends numpy"
-    assert report["date"].endswith("Z") and len(report["commit"]) == 40 and report["threads"] == 2
+    assert report["date"].endswith("Z") and report["threads"] == 2
+    # a copy outside git (a student copy, an unpacked archive) has no commit to name
+    assert len(report["commit"]) == 40 if (ROOT / ".git").exists() else report["commit"] is None
     assert {"cpu", "cores", "os", "python", "numpy", "numba", "torch"} <= set(report["machine"])
     assert report["settings"]["rounds"] == 1 and report["settings"]["batch"] == 12
     with_torch = report["machine"]["torch"] is not None
@@ -197,7 +198,7 @@ def load_torch_gpt():
     return module
 
 
-@every_topic
+@pytest.mark.whole_model
 @pytest.mark.parametrize("tie_weights", [True, False])
 def test_the_torch_reference_is_our_gpt_in_pytorch(tie_weights, numpy_backend):
     torch = pytest.importorskip("torch")

@@ -17,7 +17,7 @@ import pytest
 
 from tinygrad_drop.kernels import blas_threads, thread_pool
 
-pytestmark = pytest.mark.matmul
+pytestmark = pytest.mark.kernels
 ROOT = Path(__file__).resolve().parent.parent
 
 needs_sharing = pytest.mark.skipif(

@@ -76,10 +76,6 @@ def test_steps_follow_the_chain_rule_on_a_small_graph():
     np.testing.assert_array_equal(b.grad.numpy(), a_np)
 
 
-@pytest.mark.layernorm
-@pytest.mark.dropout
-@pytest.mark.attention
-@pytest.mark.matmul
 def test_exhausting_backward_steps_equals_backward_on_a_gpt():
     td.manual_seed(0)
     model = tiny_gpt()
@@ -102,8 +98,11 @@ def test_exhausting_backward_steps_equals_backward_on_a_gpt():
     assert steps[0].name == "CrossEntropyBackward" and steps[0].grad == 1.0
     op_steps = [s for s in steps if not s.is_leaf]
     assert len(op_steps) == len(nodes)
-    assert {"LayerNormFunctionBackward", "CausalQKVAttentionBackward", "DropoutFunctionBackward", "LinearFunctionBackward",
-            "EmbeddingFunctionBackward", "LinearGELUBackward"} <= {s.name for s in op_steps}
+    names = {s.name for s in op_steps}
+    assert {"LayerNormFunctionBackward", "DropoutFunctionBackward", "LinearFunctionBackward",
+            "EmbeddingFunctionBackward"} <= names
+    # fused nodes, or nanoGPT's lines (GPTConfig.fused=False, a student copy's default)
+    assert {"CausalQKVAttentionBackward", "LinearGELUBackward"} <= names or {"SoftmaxBackward", "GELUFunctionBackward"} <= names
     assert {s.label for s in steps if s.is_leaf} == {name for name, _ in model.named_parameters()}
     for step in op_steps:
         for position, grad in step.tensor_input_grads:
@@ -123,7 +122,6 @@ def test_stopping_early_leaves_only_what_was_accumulated():
     assert sum(t.grad is not None for t in (w, v)) == 1
 
 
-@pytest.mark.matmul
 def test_repr_and_explain_show_names_shapes_and_norms(capsys):
     x = td.tensor(np.full((4, 3), 0.5), requires_grad=True)
     w = td.tensor(np.ones((3, 2)), requires_grad=True)
@@ -136,11 +134,10 @@ def test_repr_and_explain_show_names_shapes_and_norms(capsys):
     assert repr(matmul) == ("<step 1 MatMulBackward | grad (4, 2) norm 2.828 | "
                             "-> input 0 (4, 3) norm 6.928, input 1 (3, 2) norm 4.899>")
     assert "AccumulateGrad w" in table and "MatMulBackward" in table
-    assert len(table.strip().splitlines()) == len(steps) + 3  # title, header, rule
+    assert len(table.strip().splitlines()) == len(steps) + 4  # title, header, rule, the rows, the count
     np.testing.assert_array_equal(x.grad.numpy(), np.full((4, 3), 2.0))
 
 
-@pytest.mark.matmul
 def test_steps_know_where_each_node_was_created():
     layer = nn.Linear(3, 2)
     with td.detect_anomaly():
@@ -168,15 +165,78 @@ def test_anomaly_mode_names_the_op_and_line_that_made_an_inf():
     assert f"{HERE}:{line}" in message and "y = x.sqrt()" in message
 
 
-def test_anomaly_mode_catches_a_nan_created_inside_a_module():
+def test_anomaly_mode_catches_a_nan_in_the_backward_of_an_op_inside_a_module():
     layer = nn.LayerNorm(4)
     with td.detect_anomaly():
         line = next_line()
         normed = layer(td.tensor(np.arange(8.0).reshape(2, 4)))
-        # sqrt of a negative number is NaN, and so is its derivative
+        # at 0, sqrt is finite and its derivative infinite: the 0 gradient arriving times inf is NaN
         with pytest.raises(RuntimeError, match=rf"SqrtBackward returned NaN(.|\n)*{HERE}:{line + 3}"):
-            (normed - 10.0).sqrt().sum().backward()
+            ((normed * 0.0).sqrt() * 0.0).sum().backward()
     assert layer.weight.grad is None
+
+
+def test_anomaly_mode_catches_a_nan_in_the_forward_pass():
+    x = td.tensor([-1.0, 2.0], requires_grad=True)
+    with td.detect_anomaly():
+        line = next_line()
+        with pytest.raises(RuntimeError, match=rf"Log returned NaN in its forward output(.|\n)*{HERE}:{line + 1}"):
+            (x * 2).log().sum()
+        masked = (x * 2).masked_fill(td.tensor([True, False]), -np.inf)  # -inf is how masks are written
+        assert np.isneginf(masked.numpy()[0])
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c_fc = nn.Linear(3, 3)
+
+    def forward(self, x):
+        return self.c_fc(x).log()  # the log of a negative: NaN
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.h = nn.ModuleList([Block(), Block()])
+
+    def forward(self, x):
+        return self.h[1](self.h[0](x).exp())
+
+
+def test_anomaly_mode_names_the_module_path_of_the_node():
+    net = Net()
+    for block in net.h:
+        block.c_fc.weight.data[...] = np.eye(3)
+        block.c_fc.bias.data[...] = 0.0
+    with td.detect_anomaly():
+        out = net(td.tensor([[1.0, 2.0, 3.0]])).sum()
+        steps = list(td.autograd.backward_steps(out))
+        with pytest.raises(RuntimeError, match=r"Log returned NaN .*created in h\.1 \(Block\)"):
+            net.h[1].c_fc.bias.data[...] = -100.0
+            net(td.tensor([[1.0, 2.0, 3.0]]))
+    paths = {step.module_path for step in steps if not step.is_leaf}
+    assert {"h.0.c_fc (Linear)", "h.1.c_fc (Linear)", "h.0 (Block)", "h.1 (Block)"} <= paths, paths
+    assert any(step.where.startswith("h.1.c_fc (Linear) ") for step in steps)
+
+
+def test_explain_prints_each_row_before_a_backward_that_raises(capsys):
+    class Broken(td.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1.0
+
+        @staticmethod
+        def backward(ctx, grad):
+            raise ValueError("broken backward")
+
+    x = td.tensor(np.ones(3), requires_grad=True)
+    loss = (Broken.apply(x) * 2.0).exp().sum()
+    with pytest.raises(ValueError, match="broken backward"):
+        td.autograd.explain(loss)
+    printed = capsys.readouterr().out
+    assert all(name in printed for name in ("SumBackward", "ExpBackward", "MulBackward")), printed
+    assert "BrokenBackward" not in printed
 
 
 def test_without_anomaly_mode_the_inf_passes_and_nothing_is_recorded():
@@ -215,7 +275,6 @@ def small_graph():
     return layer, (h * h).sum()
 
 
-@pytest.mark.matmul
 def test_to_dot_lists_every_node_and_edge():
     layer, loss = small_graph()
     loss.backward(retain_graph=True)
@@ -311,10 +370,6 @@ DISABLED_JIT_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.layernorm
-@pytest.mark.dropout
-@pytest.mark.attention
-@pytest.mark.matmul
 def test_numba_kernels_run_as_plain_python_under_numba_disable_jit():
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
     env.pop("TINYGRAD_DROP_BACKEND", None)

@@ -33,16 +33,6 @@ TUTORIALS = {
     "debugging.md": "Debugging backprop",
     "explorer.md": "Watching backprop in the browser",
 }
-# the course-kit topics (scripts/make_assignment.py) whose code each page runs: in a student copy
-# a page passes once its topics are done
-PAGE_TOPICS = {
-    "backprop_by_hand.md": ("matmul",),
-    "dropout_in_pdb.md": ("dropout",),
-    "writing_a_function.md": ("matmul",),
-    "from_nanogpt.md": ("layernorm", "attention", "matmul"),
-    "debugging.md": ("matmul",),
-    "explorer.md": ("dropout",),
-}
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.S | re.M)
 IMPORTS_TORCH = re.compile(r"^(import|from) torch\b", re.M)
 
@@ -71,8 +61,7 @@ def test_every_tutorial_is_there_with_its_title():
 
 
 @pytest.mark.parametrize("page", [
-    pytest.param(page, id=page.name, marks=[getattr(pytest.mark, t) for t in PAGE_TOPICS.get(page.name, ())])
-    for page in PAGES])
+    pytest.param(page, id=page.name, marks=pytest.mark.whole_model) for page in PAGES])
 def test_python_blocks_run_as_written(page, isolated):
     code_blocks = blocks(page, "python")
     assert code_blocks, f"{page.name} has no python code"
@@ -93,6 +82,7 @@ def test_pages_that_need_pytorch_say_so_at_the_top():
         assert "Needs PyTorch" in top and INSTALL_TORCH in top, f"docs/{page.name} does not say it needs PyTorch"
 
 
+@pytest.mark.whole_model  # it runs the tutorials' tests
 def test_without_pytorch_the_summary_counts_the_skips_and_names_the_install(tmp_path):
     # a torch package that cannot be imported stands for a machine without PyTorch
     (tmp_path / "torch").mkdir()
@@ -101,7 +91,7 @@ def test_without_pytorch_the_summary_counts_the_skips_and_names_the_install(tmp_
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/test_docs.py", "tests/test_optim.py",
-         "-k", "from_nanogpt or matches_torch"],
+         "-k", "from_nanogpt or matches_torch", "-m", "whole_model or not whole_model"],  # a student copy asks too
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:]
     skipped = re.search(r"^(\d+) tests skipped because PyTorch is not installed, docs/from_nanogpt.md among them: "
@@ -110,7 +100,7 @@ def test_without_pytorch_the_summary_counts_the_skips_and_names_the_install(tmp_
     assert int(skipped.group(1)) >= 2 and re.search(rf"\b{skipped.group(1)} skipped\b", result.stdout)
 
 
-@pytest.mark.dropout
+@pytest.mark.whole_model
 def test_the_pdb_session_stops_in_dropouts_backward_and_kernel(isolated):
     page = DOCS / "dropout_in_pdb.md"
     (_, script), = blocks(page, "python")[:1]
@@ -125,3 +115,6 @@ def test_the_pdb_session_stops_in_dropouts_backward_and_kernel(isolated):
     assert re.search(r"ops[/\\]dropout\.py\(\d+\)backward\(\)", output), output
     assert re.search(r"kernels[/\\]dropout\.py\(\d+\)dropout_apply_numpy\(\)", output), output
     assert "(0.5, 2.0)" in output and "The program finished" in output, output
+    # the mask pdb redraws from the kernel's arguments is the layer's, printed at the end
+    redrawn = re.search(r"\(Pdb\) array\((\[\[.*?\]\])\)", output, re.S)
+    assert redrawn and " ".join(redrawn.group(1).split()) in " ".join(output.split()), output

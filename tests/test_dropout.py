@@ -17,7 +17,7 @@ import tinygrad_drop as td
 import tinygrad_drop.nn.functional as F
 from tinygrad_drop import nn
 
-pytestmark = pytest.mark.dropout
+pytestmark = pytest.mark.nn
 
 SIGMAS = 5
 P_MESSAGE = "dropout probability has to be between 0 and 1, but got"

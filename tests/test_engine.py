@@ -12,7 +12,6 @@ import weakref
 import numpy as np
 import pytest
 
-from conftest import every_topic
 
 import tinygrad_drop as td
 from tinygrad_drop.nn import functional as F
@@ -313,7 +312,7 @@ def test_tensor_copies_its_input():
     assert x.data[0] == 1.0
 
 
-@every_topic
+@pytest.mark.whole_model
 def test_float64_end_to_end():
     rng = np.random.default_rng(0)
     x = td.tensor(rng.standard_normal((2, 4)), requires_grad=True)

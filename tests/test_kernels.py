@@ -68,7 +68,6 @@ SOFTMAX_PAIRS = {
 }
 
 
-@pytest.mark.softmax
 @pytest.mark.parametrize("name", list(SOFTMAX_PAIRS))
 @pytest.mark.parametrize("shape", ROW_SHAPES)
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -82,7 +81,6 @@ def test_softmax_backends_agree(name, shape, dtype):
     assert_close(backward.numba_impl(y, grad), backward.numpy_impl(y, grad), dtype)
 
 
-@pytest.mark.softmax
 @pytest.mark.parametrize("name", list(SOFTMAX_PAIRS))
 @pytest.mark.parametrize("shape", ROW_SHAPES)
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -103,7 +101,6 @@ def test_softmax_matches_torch(name, shape, dtype):
         assert_close(backward_impl(y, grad), x_t.grad, dtype)
 
 
-@pytest.mark.softmax
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_softmax_is_stable_for_huge_and_masked_logits(dtype):
     # exp(1000) overflows in any float dtype: only the max-subtraction keeps this finite.
@@ -123,7 +120,6 @@ def test_softmax_is_stable_for_huge_and_masked_logits(dtype):
 # ---------------------------------------------------------------------------------- bias
 
 
-@pytest.mark.matmul
 @pytest.mark.parametrize("shape", ROW_SHAPES + [(200, 65)])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_bias_add_and_gradient_backends_agree_with_float64(shape, dtype):
@@ -140,7 +136,6 @@ def test_bias_add_and_gradient_backends_agree_with_float64(shape, dtype):
         assert_close(summed, truth, dtype)
 
 
-@pytest.mark.matmul
 def test_bias_add_works_in_place_on_any_layout():
     rows = np.arange(12, dtype=np.float32).reshape(3, 4)
     transposed = rows.T  # not C-contiguous: added through numpy's broadcasting instead
@@ -165,7 +160,6 @@ def layer_norm_inputs(shape, dtype, seed):
     return x, weight, bias, grad
 
 
-@pytest.mark.layernorm
 @pytest.mark.parametrize("shape", ROW_SHAPES)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_layer_norm_backends_agree(shape, dtype):
@@ -181,7 +175,6 @@ def test_layer_norm_backends_agree(shape, dtype):
         assert_close(actual_part, wanted, dtype)
 
 
-@pytest.mark.layernorm
 @pytest.mark.parametrize("shape", ROW_SHAPES)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_layer_norm_matches_torch(shape, dtype):
@@ -208,7 +201,6 @@ def test_layer_norm_matches_torch(shape, dtype):
         assert_close(dbias, bias_t.grad, dtype)
 
 
-@pytest.mark.layernorm
 def test_layer_norm_variance_survives_a_huge_mean():
     # Rows with mean 1e8 and std 1: the naive one-pass E[x^2] - E[x]^2 cancels 16 digits away and
     # returns garbage (or 0) in float64; the shifted one-pass sums must match two-pass numpy.
@@ -451,7 +443,6 @@ def test_random_bits_follow_the_documented_construction():
     assert [int(random_bits_jit(np.uint64(key), np.uint64(i))) for i in range(64)] == expected
 
 
-@pytest.mark.dropout
 @pytest.mark.parametrize("n", [1, 7, 1000])
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
 def test_dropout_mask_is_the_same_on_both_backends(n, p):
@@ -464,7 +455,6 @@ def test_dropout_mask_is_the_same_on_both_backends(n, p):
         assert np.array_equal(mask, expected)
 
 
-@pytest.mark.dropout
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
 def test_dropout_drops_a_binomial_fraction(p):
     n = 50_000
@@ -474,14 +464,12 @@ def test_dropout_drops_a_binomial_fraction(p):
         assert abs(dropped - n * p) <= 5 * np.sqrt(n * p * (1 - p))
 
 
-@pytest.mark.dropout
 def test_dropout_masks_differ_between_keys():
     first = dropout.dropout_mask.numba_impl(1000, 0.5, np.uint64(1))
     second = dropout.dropout_mask.numba_impl(1000, 0.5, np.uint64(2))
     assert 0.4 < np.mean(first != second) < 0.6
 
 
-@pytest.mark.dropout
 @pytest.mark.parametrize("shape", [(1,), (7,), (3, 5, 17)])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_dropout_apply_keeps_exact_scaled_values(shape, dtype):
@@ -497,7 +485,6 @@ def test_dropout_apply_keeps_exact_scaled_values(shape, dtype):
     assert np.array_equal(results[0], results[1])
 
 
-@pytest.mark.dropout
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_dropout_apply_edges(dtype):
     x = np.array([[1.5, -2.0, np.inf], [np.nan, 0.25, 3.0]], dtype=dtype)
@@ -513,7 +500,6 @@ def test_dropout_apply_edges(dtype):
         assert not impl(1000, 1.0, key).any()
 
 
-@pytest.mark.dropout
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_dropout_backward_reuses_the_forward_mask(dtype):
     # Backward is dropout_apply on the gradient with the forward's key: the same elements are zeroed
@@ -608,8 +594,6 @@ ATTENTION_CASES = [
 ]
 
 
-@pytest.mark.attention
-@pytest.mark.dropout
 @pytest.mark.parametrize("has_bias, causal, p", ATTENTION_CASES)
 @pytest.mark.parametrize("shape", ATTENTION_SHAPES)
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -633,8 +617,6 @@ def test_attention_backends_agree(has_bias, causal, p, shape, dtype):
     )
 
 
-@pytest.mark.layernorm
-@pytest.mark.dropout
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_kernels_give_the_same_bits_on_threads_and_on_the_calling_thread(dtype, monkeypatch):
     # The kernels run on threads or on the caller depending on the machine (kernels/__init__.py):
@@ -659,8 +641,6 @@ def test_kernels_give_the_same_bits_on_threads_and_on_the_calling_thread(dtype, 
         np.testing.assert_array_equal(threaded, on_the_caller)
 
 
-@pytest.mark.attention
-@pytest.mark.dropout
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_attention_kernels_give_the_same_bits_on_threads_and_on_the_calling_thread(dtype, monkeypatch):
     # Both ways call one compiled head function, whose sums and roundings do not depend on its
@@ -679,8 +659,6 @@ def test_attention_kernels_give_the_same_bits_on_threads_and_on_the_calling_thre
         np.testing.assert_array_equal(threaded, on_the_caller)
 
 
-@pytest.mark.attention
-@pytest.mark.dropout
 @pytest.mark.parametrize("has_bias, causal, p", ATTENTION_CASES)
 @pytest.mark.parametrize("shape", ATTENTION_SHAPES)
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -707,8 +685,6 @@ def test_attention_matches_torch(has_bias, causal, p, shape, dtype):
         assert_close(backward_impl(probs, dropped, grad.copy(), scale), scores_t.grad, dtype)
 
 
-@pytest.mark.attention
-@pytest.mark.dropout
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_attention_with_every_weight_dropped(dtype):
     scores, bias, grad = attention_inputs((2, 4, 6), dtype, has_bias=False, seed=16)
@@ -722,7 +698,6 @@ def test_attention_with_every_weight_dropped(dtype):
         assert np.array_equal(backward_impl(probs, dropped, grad.copy(), 1.0), np.zeros_like(scores))
 
 
-@pytest.mark.attention
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_attention_nan_score_poisons_its_row(dtype):
     # Softmax mixes a row: a NaN score must make every probability of its row NaN (and only that
@@ -735,7 +710,6 @@ def test_attention_nan_score_poisons_its_row(dtype):
         assert not np.isnan(np.delete(probs.reshape(-1, 6), 1 * 4 + 2, axis=0)).any()
 
 
-@pytest.mark.attention
 def test_attention_numba_kernels_work_in_place():
     # The op hands the kernels arrays it needs no more; the Numba twin reuses their memory rather
     # than page in new arrays: probs is the scores array, dscores the gradient array. (The numpy

@@ -58,7 +58,6 @@ def assert_parameter_grads_match(ours: nn.Module, theirs, tolerance: dict) -> No
 
 # ---- Linear, Embedding, GELU --------------------------------------------------------------------
 
-@pytest.mark.matmul
 @pytest.mark.parametrize("bias", [True, False])
 def test_linear_matches_torch(bias):
     torch = pytest.importorskip("torch")
@@ -110,7 +109,6 @@ AFFINE_CASES = [dict(elementwise_affine=True, bias=True), dict(elementwise_affin
                 dict(elementwise_affine=False, bias=True)]
 
 
-@pytest.mark.layernorm
 @pytest.mark.parametrize("dtype, tolerance", [(np.float64, FLOAT64), (np.float32, FLOAT32)], ids=["float64", "float32"])
 @pytest.mark.parametrize("normalized_shape", [(8,), (3, 4)], ids=["1d", "2d"])
 @pytest.mark.parametrize("affine", AFFINE_CASES, ids=["affine", "no-bias", "no-affine"])
@@ -133,7 +131,6 @@ def test_layer_norm_matches_torch(affine, normalized_shape, dtype, tolerance, ba
     assert_parameter_grads_match(layer, twin, tolerance)
 
 
-@pytest.mark.layernorm
 def test_layer_norm_parameters_follow_its_options():
     assert [name for name, _ in nn.LayerNorm(4).named_parameters()] == ["weight", "bias"]
     assert [name for name, _ in nn.LayerNorm(4, bias=False).named_parameters()] == ["weight"]
@@ -144,8 +141,6 @@ def test_layer_norm_parameters_follow_its_options():
 
 # ---- attention layers ---------------------------------------------------------------------------
 
-@pytest.mark.matmul
-@pytest.mark.attention
 @pytest.mark.parametrize("fused", [True, False], ids=["fused", "unfused"])
 @pytest.mark.parametrize("dropout_in_eval", [False, True], ids=["no-dropout", "eval-with-dropout"])
 def test_causal_self_attention_matches_torch(dropout_in_eval, fused, backend):
@@ -176,9 +171,6 @@ def unfused_causal_self_attention(x, weight, bias, n_head, p):
     return y.transpose(1, 2).reshape(B, T, C)
 
 
-@pytest.mark.matmul
-@pytest.mark.attention
-@pytest.mark.dropout
 @pytest.mark.parametrize("p", [0.0, 0.3])
 def test_fused_causal_self_attention_equals_its_pieces(p, backend):
     # One node or ~17: the same output, the same gradients, and with dropout the same mask (the
@@ -196,8 +188,6 @@ def test_fused_causal_self_attention_equals_its_pieces(p, backend):
         np.testing.assert_allclose(fused, pieces, rtol=1e-5, atol=1e-6, err_msg=name)
 
 
-@pytest.mark.attention
-@pytest.mark.dropout
 @pytest.mark.parametrize("p", [0.0, 0.4])
 def test_fused_causal_self_attention_gradcheck(p, numpy_backend):
     rng = np.random.default_rng(4)
@@ -208,8 +198,6 @@ def test_fused_causal_self_attention_gradcheck(p, numpy_backend):
     assert td.gradcheck(lambda x, w, b: op.apply(x, w, b, 3, p, key), [x, weight, bias])
 
 
-@pytest.mark.attention
-@pytest.mark.dropout
 @pytest.mark.parametrize("p", [0.0, 0.3])
 @pytest.mark.parametrize("T", [5, 6])
 def test_causal_blocks_give_the_whole_products_results(p, T, backend, monkeypatch):
@@ -232,7 +220,6 @@ def test_causal_blocks_give_the_whole_products_results(p, T, backend, monkeypatc
         np.testing.assert_allclose(split_result, whole_result, rtol=1e-12, atol=1e-12, err_msg=name)
 
 
-@pytest.mark.attention
 def test_causal_blocks_split_only_where_it_pays():
     from tinygrad_drop.kernels.attention_heads import causal_blocks
     quarters = ([(slice(0, 32), slice(0, 32)), (slice(32, 64), slice(0, 64))],
@@ -245,7 +232,6 @@ def test_causal_blocks_split_only_where_it_pays():
     assert causal_blocks(4, 6, True)[0] == [(slice(0, 4), slice(0, 6))]  # T != S: whole
 
 
-@pytest.mark.attention
 def test_fused_causal_self_attention_rejects_a_weight_that_does_not_fit():
     x = td.zeros(2, 4, 6)
     with pytest.raises(ValueError, match="causal self-attention: weight of shape"):
@@ -256,7 +242,6 @@ def test_fused_causal_self_attention_rejects_a_weight_that_does_not_fit():
         td.nn.functional.causal_self_attention(td.zeros(4, 6), td.zeros(18, 6), None, 3)
 
 
-@pytest.mark.matmul
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fused_linear_gelu_equals_its_pieces(approximate, dtype, backend):
@@ -274,7 +259,6 @@ def test_fused_linear_gelu_equals_its_pieces(approximate, dtype, backend):
         np.testing.assert_allclose(fused, pieces, err_msg=name, **tolerance)
 
 
-@pytest.mark.matmul
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 def test_fused_linear_gelu_gradcheck(approximate, numpy_backend):
     rng = np.random.default_rng(6)
@@ -283,7 +267,6 @@ def test_fused_linear_gelu_gradcheck(approximate, numpy_backend):
     assert td.gradcheck(lambda x, w: td.nn.functional.linear_gelu(x, w), [x, weight])  # no bias
 
 
-@pytest.mark.dropout
 @pytest.mark.parametrize("with_bias", [True, False])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fused_linear_dropout_equals_its_pieces_bit_for_bit(with_bias, dtype, backend):
@@ -304,7 +287,6 @@ def test_fused_linear_dropout_equals_its_pieces_bit_for_bit(with_bias, dtype, ba
         np.testing.assert_array_equal(a, b, err_msg=name)
 
 
-@pytest.mark.dropout
 def test_fused_linear_dropout_gradcheck(numpy_backend):
     rng = np.random.default_rng(7)
     x, weight, bias = (td.tensor(rng.standard_normal(shape), requires_grad=True) for shape in [(2, 3, 4), (5, 4), (5,)])
@@ -359,8 +341,6 @@ def test_mlp_switch_picks_the_fused_nodes_or_the_modules():
     np.testing.assert_allclose(modules(x).data, expected_relu.data, **FLOAT32)
 
 
-@pytest.mark.attention
-@pytest.mark.dropout
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_transformer_block_fused_or_not_gives_the_same_numbers_and_masks(dtype, backend):
     # Dropout everywhere on: the fused nodes draw the same keys in the same order and index each
@@ -399,8 +379,6 @@ def mha_masks(torch, T: int, S: int) -> dict:
     }
 
 
-@pytest.mark.matmul
-@pytest.mark.attention
 @pytest.mark.parametrize("case", ["no-mask", "bool-mask", "float-mask", "causal"])
 def test_multihead_attention_matches_torch(case, backend):
     torch = pytest.importorskip("torch")
@@ -438,7 +416,6 @@ def test_multihead_attention_matches_torch(case, backend):
     assert_matches(stacked, twin.in_proj_bias.grad, COMPOSED, "grad of in_proj_bias")
 
 
-@pytest.mark.attention
 def test_attention_layers_reject_bad_configurations():
     with pytest.raises(ValueError, match="divisible"):
         nn.CausalSelfAttention(10, 3)
@@ -452,9 +429,6 @@ def test_attention_layers_reject_bad_configurations():
 
 # ---- the transformer block ----------------------------------------------------------------------
 
-@pytest.mark.layernorm
-@pytest.mark.matmul
-@pytest.mark.attention
 @pytest.mark.parametrize("norm_first", [True, False], ids=["pre-norm", "post-norm"])
 def test_transformer_block_matches_torch(norm_first, backend):
     torch = pytest.importorskip("torch")

@@ -1,7 +1,7 @@
 """The package's modules import one another in one direction only, read from their source.
 
     state  <-  kernels  <-  random, autograd  <-  ops  <-  tensor  <-  nn, optim, the tools
-           <-  tinygrad_drop (the public names)  <-  data, training (built on them, like models/)
+           <-  tinygrad_drop (the public names)  <-  data, training, course (built on them, like models/)
 
 (`a <- b`: b may import a, never the other way.) Every import counts, also one inside a
 function: a cycle that works only because of import order, or only because an import waits
@@ -25,7 +25,7 @@ LAYERS = {
     "ops": 3,
     "tensor": 4, "creation": 4,
     "gradcheck": 5, "nn": 5, "optim": 5, "serialization": 5, "viz": 5, "utils": 5, "benchmark": 5,
-    "data": 9, "training": 9, "compat": 9, "run": 9,
+    "data": 9, "training": 9, "compat": 9, "run": 9, "course": 9,
 }
 TOP = 8  # tinygrad_drop/__init__.py gathers the public names from every layer below it
 

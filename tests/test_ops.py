@@ -193,7 +193,6 @@ def test_binary_ops_broadcast(name, shapes, seed, backend):
 @HYPOTHESIS
 @given(shapes=hnp.mutually_broadcastable_shapes(signature=np.matmul.signature, max_dims=2, max_side=3),
        seed=st.integers(0, 2**16))
-@pytest.mark.matmul
 def test_matmul_broadcast(shapes, seed, backend):
     a, b = leaves(np.random.default_rng(seed), *shapes.input_shapes)
     out = a @ b

@@ -87,9 +87,6 @@ def run_bits_script(cache_dir: Path, threads: int) -> tuple[dict, list]:
     return json.loads(result.stdout)
 
 
-@pytest.mark.layernorm
-@pytest.mark.attention
-@pytest.mark.dropout
 def test_fastmath_kernels_give_the_same_bits_fresh_or_cached_on_any_thread_count(tmp_path):
     numba = pytest.importorskip("numba")
     if numba.config.DISABLE_JIT:
@@ -105,7 +102,6 @@ def test_fastmath_kernels_give_the_same_bits_fresh_or_cached_on_any_thread_count
             assert value == fresh[name.replace(" threads", " caller")], name
 
 
-@pytest.mark.dropout
 @pytest.mark.parametrize("p", [0.1, 0.5])
 def test_dropout_masks_are_the_same_bits_on_both_backends(p):
     # the README's promise: the same mask on every backend (and thread count, above)
@@ -121,3 +117,48 @@ def test_dropout_masks_are_the_same_bits_on_both_backends(p):
         td.manual_seed(3)
         on_numba = td.nn.functional.dropout(x, p).numpy()
     np.testing.assert_array_equal(on_numpy == 0, on_numba == 0)
+
+
+def test_a_kernels_cache_stamp_covers_the_helpers_it_compiles_in():
+    from tinygrad_drop.kernels.cache_stamps import KERNELS_DIR, kernel_stamp
+    names = {name for name, _ in kernel_stamp(KERNELS_DIR / "attention_heads.py")}
+    assert {"attention_heads.py", "attention.py", "exp_float32.py", "random_bits.py", "parallel.py",
+            "gemm.py"} <= names, names
+    assert {name for name, _ in kernel_stamp(KERNELS_DIR / "embedding.py")} == {"embedding.py"}
+
+
+HELPER_SCRIPT = """
+import json
+import numpy as np
+from tinygrad_drop.kernels import gelu
+x = np.linspace(-3, 3, 5000, dtype=np.float32)
+gelu.gelu.numba_impl(x, False, True)
+twins = (gelu._gelu_exact_float32_kernel.serial, gelu._gelu_exact_float32_kernel.parallel)
+print(json.dumps([sum(sum(getattr(twin.stats, counts).values()) for twin in twins)
+                  for counts in ("cache_hits", "cache_misses")]))
+"""
+
+
+def test_editing_a_helper_recompiles_the_kernels_that_compile_it_in(tmp_path):
+    # the flaky 1-ulp differences between a kernel's two twins on a warm cache: one twin loaded
+    # machine code built with an older exp_float32.py, the other compiled with the new one
+    numba = pytest.importorskip("numba")
+    if numba.config.DISABLE_JIT:
+        pytest.skip("nothing is compiled or cached with NUMBA_DISABLE_JIT=1")
+    import shutil
+    shutil.copytree(REPOSITORY_ROOT / "tinygrad_drop", tmp_path / "tinygrad_drop",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    env = dict(os.environ, PYTHONPATH=str(tmp_path), TINYGRAD_DROP_WATCH_LOAD="0")
+    env.pop("NUMBA_CACHE_DIR", None)
+
+    def hits_and_misses():
+        result = subprocess.run([sys.executable, "-c", HELPER_SCRIPT], cwd=tmp_path, env=env, capture_output=True,
+                                text=True, timeout=170)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return json.loads(result.stdout)
+
+    assert hits_and_misses() == [0, 1]  # compiled into the empty cache
+    assert hits_and_misses() == [1, 0]  # loaded
+    helper = tmp_path / "tinygrad_drop" / "kernels" / "exp_float32.py"
+    helper.write_text(helper.read_text() + "\n# an edit\n")
+    assert hits_and_misses() == [0, 1]  # the helper changed: compiled again, not loaded stale

@@ -10,7 +10,6 @@ import zipfile
 import numpy as np
 import pytest
 
-from conftest import every_topic
 
 import tinygrad_drop as td
 from tinygrad_drop import nn, optim
@@ -76,7 +75,7 @@ def test_unsupported_values_are_refused(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-@every_topic
+@pytest.mark.whole_model
 def test_module_and_optimizer_checkpoint_resume(tmp_path):
     td.manual_seed(0)
     model = nn.Sequential(nn.Linear(3, 4), nn.GELU(), nn.Linear(4, 2))

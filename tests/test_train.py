@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import EVERY_TOPIC
 
 import tinygrad_drop as td
 import tinygrad_drop.nn as nn
@@ -35,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "scripts"
 
 # a whole model runs every topic's backward, so a student copy missing any topic fails here too
-pytestmark = [pytest.mark.train, *EVERY_TOPIC]
+pytestmark = [pytest.mark.train, pytest.mark.whole_model]
 
 TINY_MODEL = dict(n_layer=1, n_head=2, n_embd=32, block_size=32, batch_size=8)
 TINY_RUN = dict(TINY_MODEL, max_iters=30, eval_interval=15, eval_iters=4, sample_tokens=20)

@@ -55,6 +55,10 @@ class ProcessState:
 class ThreadState(threading.local):
     grad_enabled: bool = True            # False inside td.no_grad()
 
+    def __init__(self) -> None:
+        # (module, its path) of each Module being called, outermost first; kept only in anomaly mode
+        self.modules_called: list[tuple[object, str]] = []
+
 
 process = ProcessState(backend=backend_from_environment())
 this_thread = ThreadState()

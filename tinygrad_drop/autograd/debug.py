@@ -71,6 +71,7 @@ class BackwardStep:
     input_grads: tuple             # dL/d(each input), None where none flows
     created_at: str | None = None  # 'file:line' of the user code that created the node
     label: str | None = None       # the leaf's parameter name, when names were given
+    module_path: str | None = None  # 'transformer.h.0.mlp.c_fc (Linear)': the module that created the node
 
     @property
     def is_leaf(self) -> bool:
@@ -100,8 +101,12 @@ class BackwardStep:
 
     @property
     def where(self) -> str:
-        """'file:line' of the user code that made the node (under anomaly mode), else "-"."""
-        return "-" if self.created_at is None else short_location(self.created_at)
+        """The module path and 'file:line' of the user code that made the node (under anomaly
+        mode), else "-"."""
+        if self.created_at is None:
+            return "-"
+        location = short_location(self.created_at)
+        return f"{self.module_path} {location}" if self.module_path else location
 
     def __repr__(self) -> str:
         title = f"step {self.index} {self.name}"
@@ -132,31 +137,47 @@ def backward_steps(root: Tensor, grad: Any = None, retain_graph: bool = False,
             input_grads=input_grads,
             created_at=None if node is None else node.created_at,
             label=labels.get(id(tensor)),
+            module_path=None if node is None else node.module_path,
         )
 
 
+HEADER = ("#", "node", "created at", "grad in", "grads out (one per input)")
+# Columns of a fixed width (a longer cell pushes its row's next cells right): explain prints each
+# row as the walk reaches it, before it knows the rows to come.
+WIDTHS = (4, 34, 34, 22)
+
+
+def format_row(cells: tuple) -> str:
+    """One row of the walk's table: fixed-width columns, the last one as long as it needs."""
+    return "  ".join([cell.ljust(width) for cell, width in zip(cells, WIDTHS)] + [cells[-1]]).rstrip()
+
+
+def step_row(step: BackwardStep) -> str:
+    """The table row of one step: index, node (and leaf name), where it was made, grads in and out."""
+    return format_row((str(step.index), step.name if step.label is None else f"{step.name} {step.label}", step.where,
+                       describe(step.grad),
+                       "; ".join(describe(g) for _, g in step.tensor_input_grads) or "(into .grad)"))
+
+
 def format_table(steps: list[BackwardStep]) -> str:
-    """The walk as a table: one row per step, one column per thing a step holds."""
-    header = ("#", "node", "created at", "grad in", "grads out (one per input)")
-    rows = [(str(s.index), s.name if s.label is None else f"{s.name} {s.label}", s.where,
-             describe(s.grad), "; ".join(describe(g) for _, g in s.tensor_input_grads) or "(into .grad)")
-            for s in steps]
-    widths = [max(len(row[c]) for row in [header] + rows) for c in range(len(header) - 1)]
-    lines = []
-    for row in [header] + rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]
-        lines.append("  ".join(cells).rstrip())
-    lines.insert(1, "-" * max(len(line) for line in lines))
-    return "\n".join(lines)
+    """The walk as a table: a header, a rule, then one row per step."""
+    header = format_row(HEADER)
+    return "\n".join([header, "-" * len(header)] + [step_row(step) for step in steps])
 
 
 def explain(root: Tensor, grad: Any = None, retain_graph: bool = False, names: Any = None,
             file: TextIO | None = None) -> list[BackwardStep]:
-    """Run the backward pass (it *is* root.backward()) and print every step as a table.
-    Returns the steps, for a closer look at any one of them."""
-    steps = list(backward_steps(root, grad, retain_graph, names))
+    """Run the backward pass (it *is* root.backward()) and print each step's row as the walk
+    reaches it, so a backward that raises still shows every row before it. Returns the steps,
+    for a closer look at any one of them. It walks the graph the forward built: a GPT built with
+    GPTConfig(fused=False) (a student copy's default) shows one node per op of the lecture."""
+    out = file or sys.stdout
+    print(f"backward of a tensor of shape {tuple(root.shape)}:", file=out)
+    print(format_table([]), file=out, flush=True)
+    steps = []
+    for step in backward_steps(root, grad, retain_graph, names):
+        steps.append(step)
+        print(step_row(step), file=out, flush=True)
     leaves = sum(step.is_leaf for step in steps)
-    print(f"backward of a tensor of shape {tuple(root.shape)}: {len(steps) - leaves} nodes, "
-          f"{leaves} leaves (their .grad now holds the result)", file=file or sys.stdout)
-    print(format_table(steps), file=file or sys.stdout)
+    print(f"{len(steps) - leaves} nodes, {leaves} leaves (their .grad now holds the result)", file=out)
     return steps

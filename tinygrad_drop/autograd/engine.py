@@ -23,6 +23,7 @@ from .function import as_array
 
 def depth_first_order(root, inputs_of: Callable) -> list:
     """Every tensor reachable from root through `inputs_of`, each listed after its inputs."""
+    # BEGIN SOLUTION engine: list every tensor reachable from root through inputs_of, each after all its inputs, without recursion
     order, visited = [], set()
     stack = [(root, False)]
     while stack:
@@ -36,6 +37,7 @@ def depth_first_order(root, inputs_of: Callable) -> list:
         stack.append((tensor, True))
         stack.extend((parent, False) for parent in inputs_of(tensor) if id(parent) not in visited)
     return order
+    # END SOLUTION
 
 
 def inputs_needing_grad(tensor) -> list:
@@ -109,8 +111,10 @@ def backward_walk(root, grad=None, retain_graph: bool = False) -> Iterator[tuple
                                    f"for an input of shape {parent.data.shape}")
             if parent_grad.dtype != parent.data.dtype:  # as PyTorch, a gradient takes its input's dtype
                 parent_grad = parent_grad.astype(parent.data.dtype)
+            # BEGIN SOLUTION engine: add parent_grad to what grads already holds for this parent (a tensor used twice gets both paths)
             key = id(parent)
             grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
+            # END SOLUTION
         try:
             yield tensor, g, input_grads
         finally:  # also when the step-through tools stop early

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from .. import state
-from .anomaly import short_location, source_of, user_location
+from .anomaly import check_forward, current_module_path, short_location, source_of, user_location
 
 
 class Context:
@@ -51,6 +51,7 @@ class Context:
         self._saved: tuple | None = ()
         self.released = False
         self.created_at: str | None = None
+        self.module_path: str | None = None
 
     @property
     def name(self) -> str:
@@ -152,6 +153,8 @@ class Function:
             ctx.writes_before = state.process.inplace_writes
         if state.process.anomaly_mode:
             ctx.created_at = user_location()  # the user's file:line, for anomaly reports
+            ctx.module_path = current_module_path()
+            check_forward(ctx, raw_args, out)
         return Tensor._from_array(out, requires_grad=True, grad_fn=ctx)
 
 

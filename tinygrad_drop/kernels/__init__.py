@@ -13,8 +13,8 @@ routine numpy's `@` calls (gemm.py) from inside a kernel, each head's products i
 thread task, the same bits.
 
 Importing this package compiles nothing and starts no thread: kernels compile at their first call
-(then load from Numba's on-disk cache), and the threads start with the first kernel that asks
-for them (thread_pool.py).
+(then load from Numba's on-disk cache, whose stamps cover the helpers a kernel compiles in:
+cache_stamps.py), and the threads start with the first kernel that asks for them (thread_pool.py).
 """
 from __future__ import annotations
 
@@ -22,7 +22,13 @@ from typing import Callable
 
 from .. import state
 from ..state import BACKENDS
+from .cache_stamps import stamp_kernels_with_their_helpers
 from .thread_pool import threads_available, threads_beside_products
+
+# Before any kernel is defined: a kernel's cached machine code is stale when a helper it compiles
+# in changed, not only when its own file did (cache_stamps.py). This touches Numba's cache
+# lookup for this folder's files only; no thread starts and nothing compiles.
+stamp_kernels_with_their_helpers()
 
 
 def set_backend(name: str) -> None:

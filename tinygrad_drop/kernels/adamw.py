@@ -1,19 +1,9 @@
 """One Adam / AdamW step for one parameter array, in place, in PyTorch's exact order.
 
 With g the gradient, m and v the running first and second moments (exp_avg, exp_avg_sq), and
-t = step counting from 1:
-
-    AdamW (decoupled=True):   param = param * (1 - lr * weight_decay)      (decay the weights)
-    Adam  (decoupled=False):  g = g + weight_decay * param                 (L2 term in the gradient)
-
-    m = beta1 * m + (1 - beta1) * g
-    v = beta2 * v + (1 - beta2) * g^2
-    bias_correction1 = 1 - beta1^t        bias_correction2 = 1 - beta2^t
-    denom = sqrt(v) / sqrt(bias_correction2) + eps
-    param = param - (lr / bias_correction1) * m / denom
-
-The bias corrections undo the zero initialisation of m and v, which would otherwise make early
-steps too small. param, grad, exp_avg and exp_avg_sq have one shape and dtype and must be
+t = step counting from 1: AdamW (decoupled=True) decays the weights, Adam (decoupled=False) adds
+an L2 term to the gradient; both then update m and v and take a step corrected for the zero
+initialisation of m and v (adamw_update_numpy has the update). param, grad, exp_avg and exp_avg_sq have one shape and dtype and must be
 C-contiguous: they are updated through flat views, so a copy would silently lose the update.
 The Numba kernel reads and writes each element once (one pass, everything in registers), in the
 arrays' dtype as PyTorch computes (float32 arithmetic vectorizes over twice the lanes of float64),
@@ -44,6 +34,11 @@ class AdamHyperparameters(NamedTuple):
 
 def adamw_update_numpy(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray,
                        step: int, hyperparameters: AdamHyperparameters) -> None:
+    # BEGIN SOLUTION adamw: one step of Adam (decoupled=False: weight decay as an L2 term in the gradient) or AdamW (decoupled: the weights decay), in place, in PyTorch's order
+    # AdamW decays the weights first, param = param * (1 - lr * weight_decay); Adam adds
+    # weight_decay * param to the gradient. Then m = beta1 m + (1 - beta1) g,
+    # v = beta2 v + (1 - beta2) g^2, and with the bias corrections 1 - beta^t (t = step):
+    # param -= (lr / bias_correction1) * m / (sqrt(v) / sqrt(bias_correction2) + eps)
     lr, beta1, beta2, eps, weight_decay, decoupled = hyperparameters
     if decoupled:
         param *= 1.0 - lr * weight_decay
@@ -55,8 +50,10 @@ def adamw_update_numpy(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray,
     bias_correction2 = 1.0 - beta2**step
     denom = np.sqrt(exp_avg_sq) / math.sqrt(bias_correction2) + eps
     param -= (lr / bias_correction1) * exp_avg / denom
+    # END SOLUTION
 
 
+# BEGIN SOLUTION adamw: the Numba twin
 def adamw_update_numba(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray,
                        step: int, hyperparameters: AdamHyperparameters) -> None:
     lr, beta1, beta2, eps, weight_decay, decoupled = hyperparameters
@@ -110,6 +107,10 @@ def _adamw_kernel(param, grad, exp_avg, exp_avg_sq, coefficients):
         exp_avg_sq[i] = beta2 * exp_avg_sq[i] + (one - beta2) * g * g
         denom = np.sqrt(exp_avg_sq[i]) / sqrt_bias_correction2 + eps
         param[i] = param[i] * decay - step_size * exp_avg[i] / denom
+
+
+# STUDENT: adamw_update_numba = adamw_update_numpy  # the Numba twin: yours to write once yours passes
+# END SOLUTION
 
 
 def check_adamw_update(param, grad, exp_avg, exp_avg_sq, step, hyperparameters) -> None:

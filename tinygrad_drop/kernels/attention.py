@@ -65,8 +65,12 @@ def attention_probs_forward_numpy(scores: np.ndarray, bias: np.ndarray, has_bias
 
 def attention_probs_backward_numpy(probs: np.ndarray, dropped: np.ndarray, grad_dropped: np.ndarray,
                                    scale: float) -> np.ndarray:
+    # BEGIN SOLUTION attention: scale * dZ (BH, T, S), dZ the gradient of the masked, scaled scores, from P = probs, D = dropped and grad_dropped = dL/dD
+    # dZ is softmax's backward, P * (dP - rowsum(P * dP)), with dP = dD * keep / (1-p) the gradient
+    # through dropout: P * dP = dD * D, so dZ = dD * D - P * rowsum(dD * D) needs no mask.
     through_dropout = grad_dropped * dropped
     return scale * (through_dropout - probs * through_dropout.sum(axis=-1, keepdims=True))
+    # END SOLUTION
 
 
 class MiddleSettings(NamedTuple):
@@ -165,6 +169,7 @@ def _attention_probs_forward_kernel(bias, settings, probs, dropped):
         attention_probs_forward_head(np.int64(b), bias, settings, probs, dropped)
 
 
+# BEGIN SOLUTION attention: the Numba twin
 def attention_probs_backward_numba(probs: np.ndarray, dropped: np.ndarray, grad_dropped: np.ndarray,
                                    scale: float) -> np.ndarray:
     probs = np.ascontiguousarray(probs)
@@ -192,6 +197,10 @@ def attention_probs_backward_head(b, probs, dropped, dscores, scale):
 def _attention_probs_backward_kernel(probs, dropped, dscores, scale):
     for b in prange(probs.shape[0]):
         attention_probs_backward_head(np.int64(b), probs, dropped, dscores, scale)
+
+
+# STUDENT: attention_probs_backward_numba = attention_probs_backward_numpy  # the Numba twin: yours to write once yours passes
+# END SOLUTION
 
 
 def check_attention_probs_forward(scores, bias, has_bias, causal, scale, p, key) -> None:

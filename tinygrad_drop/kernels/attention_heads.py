@@ -4,10 +4,9 @@ For q (..., T, E), k (..., S, E), v (..., S, Ev), with P = softmax(scale q k^T +
 D = dropout(P) (attention.py makes both from the scores):
 
     forward:  scores = q k^T,  (P, D) = middle(scores),  out = D v
-    backward: dD = dOut v^T,  dV = D^T dOut,  dZ = dD * D - P * rowsum(dD * D),
-              dQ = scale dZ k,  dK = scale dZ^T q
+    backward: dQ, dK, dV (and dZ, the scores' gradient, for a float mask) from dOut, P and D
 
-(ops/attention.py derives them.) The numpy reference is those lines, on every head at once.
+The numpy reference writes both on every head at once.
 
 The Numba twin does all of one (batch, head) pair in one thread task: its products through BLAS
 from compiled code (gemm.py), its middle right after its scores, while they are still in cache, so
@@ -24,7 +23,6 @@ from numba import njit, prange
 
 from . import Kernel, checks
 from .attention import (
-    attention_probs_backward_head,
     attention_probs_backward_numba,
     attention_probs_backward_numpy,
     attention_probs_forward_head,
@@ -32,6 +30,10 @@ from .attention import (
     attention_probs_forward_numpy,
     middle_settings,
 )
+# BEGIN SOLUTION attention: the Numba twin's backward
+from .attention import attention_probs_backward_head
+# STUDENT: # (attention_probs_backward_head: the Numba twin's backward, yours to write once attention passes)
+# END SOLUTION
 from .thread_pool import products_share_threads
 from .gemm import NO_TRANSPOSE, SINGLE_THREAD_PRODUCT, TRANSPOSE, gemm, gemm_address
 
@@ -63,7 +65,10 @@ def attention_heads_backward_numpy(grad, q, k, v, probs, dropped, scale: float, 
     else None. The causal mask needs nothing here: masked weights are 0 in P and D."""
     weights_shape = q.shape[:-1] + (k.shape[-2],)
     probs, dropped = probs.reshape(weights_shape), dropped.reshape(weights_shape)  # with q's leading axes
-    # BEGIN SOLUTION attention: follow the backward formulas in ops/attention.py's docstring (dZ from P and D)
+    # BEGIN SOLUTION attention: write dQ, dK, dV into grad_q, grad_k, grad_v; dZ via attention_probs_backward_numpy
+    # With S = scale Q K^T, P = softmax(S + mask), D = dropout(P), out = D V:
+    #     dD = dOut V^T,  dV = D^T dOut,  dZ = dD * D - P * rowsum(dD * D),
+    #     dQ = scale dZ K,  dK = scale dZ^T Q,  and a float attn_mask gets dZ itself.
     grad_dropped = grad @ v.swapaxes(-1, -2)
     grad_v[...] = dropped.swapaxes(-1, -2) @ grad
     grad_z = attention_probs_backward_numpy(probs, dropped, grad_dropped, 1.0)
@@ -125,6 +130,7 @@ def composed_forward(q, k, v, bias, has_bias: bool, causal: bool, scale: float, 
     return probs, dropped
 
 
+# BEGIN SOLUTION attention: the Numba twin
 def composed_backward(grad, q, k, v, probs, dropped, scale: float, causal: bool, grad_q: np.ndarray,
                       grad_k: np.ndarray, grad_v: np.ndarray, mask_grad: bool) -> np.ndarray | None:
     """The backward of the calls the per-head kernels cannot take, as composed_forward."""
@@ -149,6 +155,8 @@ def composed_backward(grad, q, k, v, probs, dropped, scale: float, causal: bool,
     grad_q *= scale
     grad_k *= scale
     return grad_z
+# STUDENT: # (composed_backward: the Numba twin's backward, yours to write once attention passes)
+# END SOLUTION
 
 
 def _heads_layouts(arrays: list) -> np.ndarray:
@@ -265,6 +273,7 @@ def _attention_heads_forward_kernel(address, layouts, sizes, probs, dropped, bia
         _attention_head_forward(address, layouts, sizes, probs, dropped, bias, settings, by_rows, np.int64(head))
 
 
+# BEGIN SOLUTION attention: the Numba twin
 def attention_heads_backward_numba(grad, q, k, v, probs, dropped, scale: float, causal: bool, grad_q: np.ndarray,
                                    grad_k: np.ndarray, grad_v: np.ndarray, mask_grad: bool) -> np.ndarray | None:
     by_rows, by_keys = causal_blocks(probs.shape[1], probs.shape[2], causal)
@@ -301,6 +310,10 @@ def _attention_heads_backward_kernel(address, layouts, sizes, probs, dropped, gr
     for head in prange(probs.shape[0]):
         _attention_head_backward(address, layouts, sizes, probs, dropped, grad_scores, scale, by_rows, by_keys,
                                  np.int64(head))
+
+
+# STUDENT: attention_heads_backward_numba = attention_heads_backward_numpy  # the Numba twin: yours to write once yours passes
+# END SOLUTION
 
 
 def check_heads(kernel: str, q, k, v) -> tuple:

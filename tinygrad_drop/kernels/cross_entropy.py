@@ -12,12 +12,8 @@ two are close. Rows whose target equals ignore_index contribute nothing and are 
 Forward returns the loss *sum* over counted rows, the count, and m and s per row; the caller divides
 (reduction="mean") or not (reduction="sum"), and saves m and s so backward needs no second reduction.
 
-Backward, for dL/dloss_i = scale (e.g. 1/count for the mean), on every counted row:
-
-    dlogits[i, j] = scale * (softmax(logits_i)_j - [j == t])
-    softmax(logits_i)_j = exp((logits[i, j] - m_i) - s_i)
-
-and ignored rows get 0. The "- [j == t]" touches one element per row, so no one-hot is ever built.
+Backward: dlogits (N, C) for dL/dloss_i = scale (e.g. 1/count for the mean) on every counted row,
+from the logits, the targets and the saved m and s; ignored rows get 0.
 Targets must already be valid class indices (or ignore_index): the caller checks them.
 Accumulators, s and the row losses are float64; dlogits and m have the logits' dtype.
 """
@@ -105,14 +101,19 @@ def cross_entropy_backward_numpy(
     logits: np.ndarray, target: np.ndarray, row_max: np.ndarray, log_sum: np.ndarray,
     ignore_index: int, scale: float
 ) -> np.ndarray:
+    # BEGIN SOLUTION cross_entropy: dlogits (N, C) in logits' dtype, for dL/dloss_i = scale on every counted row; ignored rows get 0
+    # dlogits[i, j] = scale * (softmax(logits_i)_j - [j == t]), softmax(logits_i)_j = exp((logits[i, j] - m_i) - s_i);
+    # the "- [j == t]" touches one element per row, so no one-hot is ever built.
     counted = target != ignore_index
     rows = np.arange(len(target))[counted]
     dlogits = np.exp((logits - row_max[:, None]) - log_sum[:, None])  # the softmax of each row
     dlogits[rows, target[counted]] -= 1.0  # minus the one-hot target
     dlogits[~counted] = 0.0  # ignored rows contribute nothing
     return (dlogits * scale).astype(logits.dtype)
+    # END SOLUTION
 
 
+# BEGIN SOLUTION cross_entropy: the Numba twin
 def cross_entropy_backward_numba(
     logits: np.ndarray, target: np.ndarray, row_max: np.ndarray, log_sum: np.ndarray,
     ignore_index: int, scale: float
@@ -152,6 +153,10 @@ def _cross_entropy_backward_kernel(logits, target, row_max, log_sum, ignore_inde
                 row[j] *= scale
             row[t] -= scale
     return dlogits
+
+
+# STUDENT: cross_entropy_backward_numba = cross_entropy_backward_numpy  # the Numba twin: yours to write once yours passes
+# END SOLUTION
 
 
 def check_cross_entropy_forward(logits, target, ignore_index, kernel: str = "cross_entropy_forward") -> None:

@@ -10,12 +10,8 @@ Forward, for x of any shape (flattened in C order, so i is the flat index of the
 
 with scale = 1/(1-p) for inverted dropout (the caller picks; 1 for classic dropout's training pass).
 
-Backward is the same function. y_i = x_i * m_i * scale with m_i in {0, 1} fixed by the key, so
-
-    dy_i/dx_i = m_i * scale     and     dL/dx_i = dL/dy_i * m_i * scale,
-
-which is dropout_apply(grad, p, key, scale) with the forward's key: the mask is regenerated, not
-saved, and a dropped element gets exactly 0 gradient.
+Backward (ops/dropout.py) needs the forward's mask again: it is regenerated from the key, not
+saved, and a dropped element must get exactly 0 gradient.
 
 Edges: p = 0 keeps everything (y = x * scale exactly); p = 1 drops everything (y is exact zeros,
 whatever x holds, even inf or nan). The product x_i * scale is rounded once, in x's dtype, by
@@ -56,13 +52,14 @@ def _dropout_mask_kernel(n, threshold, key):
 
 
 def dropout_apply_numpy(x: np.ndarray, p: float, key: np.uint64, scale: float) -> np.ndarray:
-    # BEGIN SOLUTION dropout: keep what dropout_mask_numpy keeps, scaled; zero the rest
+    # BEGIN SOLUTION dropout: y of x's shape and dtype: kept elements (dropout_mask_numpy(x.size, p, key), flat C order) times scale, the rest exactly 0
     kept = dropout_mask_numpy(x.size, p, key).reshape(x.shape)
     # Zeroed before scaling: a dropped inf or nan becomes an exact 0, never inf * 0 = nan.
     return np.where(kept, x, 0) * x.dtype.type(scale)
     # END SOLUTION
 
 
+# BEGIN SOLUTION dropout: the Numba twin
 def dropout_apply_numba(x: np.ndarray, p: float, key: np.uint64, scale: float) -> np.ndarray:
     flat = np.ascontiguousarray(x).reshape(-1)
     # scale is passed in x's dtype so the kernel multiplies in that dtype, like numpy does.
@@ -99,6 +96,10 @@ def _dropout_apply_kernel(x, threshold, key, scale, y):
         _dropout_apply_chunk(x, threshold, key, scale, y, chunk * CHUNK)
 
 
+# STUDENT: dropout_apply_numba = dropout_apply_numpy  # the Numba twin: yours to write once yours passes
+# END SOLUTION
+
+
 def add_bias_dropout_numpy(rows: np.ndarray, bias: np.ndarray | None, p: float, key: np.uint64,
                            scale: float) -> np.ndarray:
     if bias is not None:
@@ -107,6 +108,7 @@ def add_bias_dropout_numpy(rows: np.ndarray, bias: np.ndarray | None, p: float, 
     return rows
 
 
+# BEGIN SOLUTION dropout: the Numba twin
 def add_bias_dropout_numba(rows: np.ndarray, bias: np.ndarray | None, p: float, key: np.uint64,
                            scale: float) -> np.ndarray:
     if not rows.flags.c_contiguous or rows.ndim != 2:
@@ -135,6 +137,10 @@ def _add_bias_dropout_kernel(rows, bias, has_bias, threshold, key, scale):
                 value = rows[i, j] + bias[j] if has_bias else rows[i, j]
                 scaled = value * scale
                 rows[i, j] = scaled if random_bits_jit(key, first + np.uint64(j)) >= threshold else rows.dtype.type(0.0)
+
+
+# STUDENT: add_bias_dropout_numba = add_bias_dropout_numpy  # the Numba twin: yours to write once yours passes
+# END SOLUTION
 
 
 def check_dropout_mask(n, p, key) -> None:

@@ -1,16 +1,10 @@
 """Backward of an embedding lookup: a scatter-add of output gradients into weight rows.
 
 Forward (plain numpy indexing, no kernel) picks rows: out[n] = weight[indices[n]], out (N, D),
-weight (V, D). Each weight row receives the gradient of every output that copied it:
-
-    dweight[v] = sum over n with indices[n] == v of grad[n]
-
-A token that appears several times in a batch gets several contributions, so the scatter must
-*add*: `dweight[indices] += grad` would keep only one of them (it reads all the rows first, then
-writes each sum, so a repeated row is overwritten rather than added to), which is why the reference
-uses np.add.at. The Numba loop is serial on purpose: two threads adding
-into the same row at once would race and lose updates. Both add in index order, in grad's dtype,
-so they agree bit for bit.
+weight (V, D). Backward gives each weight row the gradient it earned, from grad (N, D) and the
+indices (N,); a token may appear several times in a batch. The Numba loop is serial on purpose:
+two threads adding into the same row at once would race and lose updates. Both twins add in
+index order, in grad's dtype, so they agree bit for bit.
 """
 from __future__ import annotations
 
@@ -23,11 +17,17 @@ from . import Kernel, checks
 def embedding_backward_numpy(
     indices: np.ndarray, grad: np.ndarray, num_embeddings: int
 ) -> np.ndarray:
+    # BEGIN SOLUTION embedding: dweight (num_embeddings, D) in grad's dtype: row v gets the gradients of every position n with indices[n] == v
+    # dweight[v] = sum over n with indices[n] == v of grad[n]: a repeated index must add, and
+    # `dweight[indices] += grad` would keep only one of its rows (it reads all rows, then writes),
+    # so the reference uses np.add.at.
     dweight = np.zeros((num_embeddings, grad.shape[1]), dtype=grad.dtype)
     np.add.at(dweight, indices, grad)
     return dweight
+    # END SOLUTION
 
 
+# BEGIN SOLUTION embedding: the Numba twin
 def embedding_backward_numba(
     indices: np.ndarray, grad: np.ndarray, num_embeddings: int
 ) -> np.ndarray:
@@ -45,6 +45,10 @@ def _embedding_backward_kernel(indices, grad, num_embeddings):
         for d in range(dim):
             dweight[row, d] += grad[n, d]
     return dweight
+
+
+# STUDENT: embedding_backward_numba = embedding_backward_numpy  # the Numba twin: yours to write once yours passes
+# END SOLUTION
 
 
 def check_embedding_backward(indices, grad, num_embeddings) -> None:

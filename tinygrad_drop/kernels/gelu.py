@@ -2,17 +2,15 @@
 
 Exact (approximate=False), with Phi the standard normal CDF and phi its density:
 
-    gelu(x)  = x * Phi(x),          Phi(x) = (1 + erf(x / sqrt(2))) / 2
-    gelu'(x) = Phi(x) + x * phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
+    gelu(x)  = x * Phi(x),          Phi(x) = (1 + erf(x / sqrt(2))) / 2,   phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
 
 Tanh approximation (approximate=True, GPT-2's choice), with u = sqrt(2/pi) * (x + 0.044715 x^3):
 
     gelu(x)  = x * (1 + tanh(u)) / 2
-    gelu'(x) = (1 + tanh(u)) / 2 + x * (1 - tanh(u)^2) / 2 * sqrt(2/pi) * (1 + 3 * 0.044715 x^2)
 
-The kernel returns gelu'(x) next to gelu(x) when asked (`with_derivative`): Phi and exp(-x^2/2)
-are at hand in the forward pass, so the op saves gelu'(x) instead of x and its backward is one
-multiply, grad * gelu'(x), instead of a second round of exps.
+The kernel returns the derivative gelu'(x) next to gelu(x) when asked (`with_derivative`): what
+it needs is at hand in the forward pass, so the op saves gelu'(x) instead of x and its backward is
+one multiply instead of a second round of exps.
 
 Phi in float32: float32 needs only 24 bits, so float32 inputs take Phi from erfc written as
 
@@ -77,18 +75,27 @@ def gelu_numpy(x: np.ndarray, approximate: bool, with_derivative: bool, out: np.
     if approximate:
         t = np.tanh(SQRT_2_OVER_PI * (x + TANH_CUBIC * x**3))
         y = 0.5 * x * (1.0 + t)
-        du_dx = SQRT_2_OVER_PI * (1.0 + 3.0 * TANH_CUBIC * x**2)
-        dy_dx = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du_dx
     else:
         cdf = normal_cdf_numpy(x, exact=x.dtype == np.float64)
         y = x * cdf
-        dy_dx = cdf + x * INV_SQRT_2PI * np.exp(-0.5 * x * x)
+    dy_dx = None
+    if with_derivative:
+        # BEGIN SOLUTION gelu: dy_dx = gelu'(x), x's shape and dtype, for both flavours (t and cdf above are at hand)
+        # exact: gelu'(x) = Phi(x) + x * phi(x); tanh form, with u = sqrt(2/pi) (x + 0.044715 x^3):
+        # gelu'(x) = (1 + tanh(u)) / 2 + x (1 - tanh(u)^2) / 2 * du/dx, du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+        if approximate:
+            du_dx = SQRT_2_OVER_PI * (1.0 + 3.0 * TANH_CUBIC * x**2)
+            dy_dx = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du_dx
+        else:
+            dy_dx = cdf + x * INV_SQRT_2PI * np.exp(-0.5 * x * x)
+        # END SOLUTION
     if out is not None:
         out[...] = y
         y = out
-    return y, dy_dx if with_derivative else None
+    return y, dy_dx
 
 
+# BEGIN SOLUTION gelu: the Numba twin
 def gelu_numba(x: np.ndarray, approximate: bool, with_derivative: bool, out: np.ndarray | None = None) -> tuple:
     flat = np.ascontiguousarray(x).reshape(-1)
     if out is not None and not (out.flags.c_contiguous and out.shape == x.shape and out.dtype == x.dtype):
@@ -174,6 +181,10 @@ def _gelu_scalar_kernel(x, y, dy_dx, approximate):
             y[i] = xi * cdf
             if with_derivative:
                 dy_dx[i] = cdf + xi * INV_SQRT_2PI * math.exp(-0.5 * xi * xi)
+
+
+# STUDENT: gelu_numba = gelu_numpy  # the Numba twin: yours to write once yours passes
+# END SOLUTION
 
 
 def check_gelu(x, approximate, with_derivative, out=None) -> None:

@@ -6,11 +6,7 @@
 Subtracting the row maximum m changes nothing mathematically (it cancels) but keeps every exponent
 <= 0, so exp never overflows; the largest term is exp(0) = 1, so the sum never underflows to 0.
 
-Backward, with y the forward output and g = dL/dy (both (N, C)), row by row:
-
-    softmax:      dx = y * (g - sum_k g_k y_k)        (the Jacobian diag(y) - y y^T applied to g)
-    log_softmax:  dx = g - exp(y) * sum_k g_k         (exp(y) is the softmax)
-
+Backward: dx = dL/dx (N, C) from y, the forward output, and g = dL/dy (both (N, C)), row by row.
 Both backward passes need only the forward *output*, so ops save y, not x.
 
 The Numba kernels run rows in parallel (rows are independent) and accumulate in float64; outputs
@@ -67,11 +63,13 @@ def _softmax_forward_kernel(x, log):
 
 
 def softmax_backward_numpy(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
-    # BEGIN SOLUTION softmax: apply the Jacobian diag(y) - y y^T to each row of grad, without building it
+    # BEGIN SOLUTION softmax: dx (N, C) from y = softmax(x) and grad = dL/dy, row by row, without building the (C, C) Jacobian
+    # The Jacobian of a row is diag(y) - y y^T; applied to g: dx = y * (g - sum_k g_k y_k).
     return y * (grad - (grad * y).sum(axis=-1, keepdims=True))
     # END SOLUTION
 
 
+# BEGIN SOLUTION softmax: the Numba twin
 def softmax_backward_numba(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
     return _softmax_backward_kernel(np.ascontiguousarray(y), np.ascontiguousarray(grad),
                                     threads=threads_available())
@@ -90,6 +88,10 @@ def _softmax_backward_kernel(y, grad):
     return dx
 
 
+# STUDENT: softmax_backward_numba = softmax_backward_numpy  # the Numba twin: yours to write once yours passes
+# END SOLUTION
+
+
 def log_softmax_forward_numpy(x: np.ndarray) -> np.ndarray:
     shifted = x - x.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
@@ -100,11 +102,14 @@ def log_softmax_forward_numba(x: np.ndarray) -> np.ndarray:
 
 
 def log_softmax_backward_numpy(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
-    # BEGIN SOLUTION softmax: the Jacobian of y = x - logsumexp(x) is I - 1 softmax(x)^T per row; softmax = exp(y)
+    # BEGIN SOLUTION softmax: dx (N, C) from y = log_softmax(x) and grad = dL/dy, row by row
+    # The Jacobian of y = x - logsumexp(x) is I - 1 softmax(x)^T per row, and softmax = exp(y):
+    # dx = g - exp(y) * sum_k g_k.
     return grad - np.exp(y) * grad.sum(axis=-1, keepdims=True)
     # END SOLUTION
 
 
+# BEGIN SOLUTION softmax: the Numba twin
 def log_softmax_backward_numba(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
     return _log_softmax_backward_kernel(np.ascontiguousarray(y), np.ascontiguousarray(grad),
                                         threads=threads_available())
@@ -121,6 +126,10 @@ def _log_softmax_backward_kernel(y, grad):
         for j in range(n_cols):
             dx[i, j] = grad[i, j] - math.exp(y[i, j]) * grad_sum
     return dx
+
+
+# STUDENT: log_softmax_backward_numba = log_softmax_backward_numpy  # the Numba twin: yours to write once yours passes
+# END SOLUTION
 
 
 def check_rows(kernel: str, x) -> None:

@@ -21,6 +21,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, TypeV
 
 import numpy as np
 
+from .. import state
+from ..autograd.anomaly import module_scope
 from ..device import as_dtype, check_device, is_device_like
 from ..tensor import Tensor
 from .utils import zero_grads
@@ -78,6 +80,9 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if state.process.anomaly_mode:  # the nodes made inside record this module's path
+            with module_scope(self):
+                return self.forward(*args, **kwargs)
         return self.forward(*args, **kwargs)
 
     # ---- registration ------------------------------------------------------------------------

@@ -112,8 +112,7 @@ class Neg(Function):
 class MatMul(Function):
     """Batched, broadcasting matrix product (BLAS through numpy), as torch.matmul.
 
-    For C = A @ B: dA = dC @ B^T and dB = A^T @ dC. A 1-D operand is treated as a row (left) or
-    column (right) vector, so the same two formulas cover every case."""
+    A 1-D operand is treated as a row (left) or column (right) vector, as numpy and PyTorch do."""
 
     @staticmethod
     def forward(ctx, a, b):
@@ -130,7 +129,9 @@ class MatMul(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        # BEGIN SOLUTION matmul: dA = dC B^T, dB = A^T dC; vectors as a row / a column, unbroadcast batch axes
+        # BEGIN SOLUTION matmul: dA of a's shape and dB of b's shape from grad = dC (C = A @ B, batched, broadcast, 1-D operands as numpy treats them)
+        # For C = A @ B: dA = dC B^T and dB = A^T dC; a 1-D operand is a row (left) or a column
+        # (right), and batch axes that broadcasting added are summed away (unbroadcast).
         a, b = ctx.saved_tensors
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b

@@ -1,13 +1,10 @@
 """Attention as one node: softmax(scale * Q K^T + mask) V, with dropout on the attention weights
 (after softmax), as torch.nn.functional.scaled_dot_product_attention.
 
-With P = softmax(S), D = dropout(P):
+With P = softmax(S + mask), D = dropout(P):
     forward:  S = scale Q K^T,  out = D V
-    backward: dD = dOut V^T,  dV = D^T dOut,  dZ = dD * D - P * rowsum(dD * D),
-              dQ = scale dZ K,  dK = scale dZ^T Q,
-              and a float attn_mask, added to the scores after scaling, gets dZ itself
-dZ is softmax's backward, P * (dP - rowsum(P * dP)), with dP = dD * keep / (1-p) the gradient
-through dropout: P * dP = dD * D, so backward needs P and D and never redraws the mask.
+    backward: dQ, dK, dV from dOut, P and D (a float attn_mask, added to the scores after
+              scaling, gets a gradient too); backward never redraws the dropout mask.
 
 kernels/attention_heads.py computes both directions: the numpy reference writes the formulas
 above as they stand; the Numba twin runs each (batch, head) pair's products and the fused middle
@@ -99,7 +96,7 @@ class CausalQKVAttention(Function):
 
     The heads are views of the one qkv array ((B, T, 3, heads, hs) read as three (B, heads, T, hs)),
     and dqkv is written through the same views, so nothing is copied; backward ends as
-    LinearFunction's does (linear_grads): dx = dqkv W, dW = dqkv^T x, db = dqkv summed over rows."""
+    LinearFunction's does (linear_grads)."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, n_head, dropout_p, key):

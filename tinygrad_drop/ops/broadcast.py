@@ -1,8 +1,7 @@
 """Broadcasting, forward and backward.
 
 Forward, numpy broadcasts: a (3, 1) and a (4,) operand act as (3, 4). Backward, each input must get
-a gradient of its *own* shape: every axis that broadcasting created or stretched was used many
-times, so its gradient is the sum over that axis ("un-broadcasting").
+a gradient of its *own* shape from the gradient of the broadcast result ("un-broadcasting").
 """
 from __future__ import annotations
 
@@ -13,6 +12,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     """Sum `grad` over the axes that broadcasting added or stretched, giving an array of `shape`."""
     if grad.shape == shape:
         return grad
+    # BEGIN SOLUTION broadcast: grad has the broadcast shape; return an array of `shape` (sum what broadcasting added or stretched)
     leading = grad.ndim - len(shape)
     if leading:
         grad = grad.sum(axis=tuple(range(leading)))
@@ -20,6 +20,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     if stretched:
         grad = grad.sum(axis=stretched, keepdims=True)
     return grad.reshape(shape)
+    # END SOLUTION
 
 
 def broadcast_error(op: str, *operands) -> ValueError:

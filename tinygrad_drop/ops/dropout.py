@@ -1,10 +1,8 @@
 """Dropout with exact gradient masking.
 
 Forward keeps each element with probability 1-p and multiplies kept ones by `scale`
-(1/(1-p) for inverted dropout, 1 for classic). With mask m, y = x * m * scale, so
-dy/dx = m * scale: backward applies *the same mask* to the gradient. The mask is never stored:
-it is a pure function of (key, element index) (kernels/random_bits.py), so backward redraws it
-from the key, the same kernel serving both directions.
+(1/(1-p) for inverted dropout, 1 for classic). The mask is never stored: it is a pure function
+of (key, element index) (kernels/random_bits.py), so backward can redraw it from the key.
 """
 from __future__ import annotations
 
@@ -25,7 +23,7 @@ class DropoutFunction(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        # y = x * mask * scale, so dy/dx = mask * scale
-        # BEGIN SOLUTION dropout: the gradient passes through the forward's mask and scale (same key)
+        # BEGIN SOLUTION dropout: dL/dx of x's shape from grad = dL/dy, with the forward's p, key and scale (ctx); one gradient per forward input
+        # y = x * mask * scale, so dy/dx = mask * scale: the same kernel, the same key
         return dropout_apply(np.ascontiguousarray(grad).reshape(grad.shape), ctx.p, ctx.key, ctx.scale), None, None, None
         # END SOLUTION

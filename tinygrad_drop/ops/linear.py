@@ -2,9 +2,7 @@
 GELU or by dropout.
 
 Folding the leading axes into rows, x (N, in) @ W^T (in, out) is one 2-D BLAS product (W^T is a
-view: BLAS reads W transposed, nothing is copied), and backward is two more:
-
-    dx = dy W        dW = dy^T x        db = dy summed over rows
+view: BLAS reads W transposed, nothing is copied), and backward is two more.
 """
 from __future__ import annotations
 
@@ -28,7 +26,8 @@ def check_linear_shapes(op: str, x: np.ndarray, weight: np.ndarray, bias: np.nda
 
 def linear_grads(grad2d: np.ndarray, x2d: np.ndarray, weight: np.ndarray, needs_input_grad: tuple) -> tuple:
     """(dx, dW, db) of y = x W^T + b on rows: x2d (N, in), grad2d (N, out); None where not needed."""
-    # BEGIN SOLUTION matmul: on rows, y = x W^T + b: dx = dy W, dW = dy^T x, db = dy summed over rows
+    # BEGIN SOLUTION matmul: (dx (N, in), dW (out, in), db (out,)) of y = x W^T + b on rows; None where needs_input_grad says so
+    # dx = dy W, dW = dy^T x, db = dy summed over rows (bias_grad)
     need_x, need_w, need_b = needs_input_grad
     return (
         grad2d @ weight if need_x else None,
@@ -94,8 +93,7 @@ class LinearDropout(Function):
 
     The bias add and the mask are one pass over the product, in place (add_bias_dropout): one
     activation-sized array less to write, and one pass less, than the two nodes (LinearFunction,
-    then Dropout). With mask m and scale s, y = (x W^T + b) * m * s, so dh = dy * m * s (the mask
-    redrawn from the key, as Dropout's backward), then the linear gradients with dh. The same
+    then Dropout). Backward is dropout's backward, then the linear gradients. The same
     numbers as the two nodes (same key, same element indexing, same roundings). The mask's hashing,
     which fusing cannot save, is most of dropout's cost, so the gain is small."""
 
@@ -112,6 +110,8 @@ class LinearDropout(Function):
     @staticmethod
     def backward(ctx, grad):
         x2d, weight = ctx.saved_tensors
+        # BEGIN SOLUTION dropout: grad_h, the gradient of h = x W^T + b (rows of weight.shape[0]), through the dropout that followed h
         grad_h = dropout_apply(np.ascontiguousarray(grad).reshape(-1, weight.shape[0]), ctx.p, ctx.key, ctx.scale)
+        # END SOLUTION
         dx, dweight, dbias = linear_grads(grad_h, x2d, weight, ctx.needs_input_grad[:3])
         return None if dx is None else dx.reshape(ctx.x_shape), dweight, dbias, None, None, None

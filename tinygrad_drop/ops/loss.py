@@ -1,9 +1,8 @@
 """Cross-entropy of logits against integer class targets, fused: no softmax tensor, no one-hot.
 
-loss_n = logsumexp(z_n) - z_n[t_n], and its gradient is softmax(z_n) - onehot(t_n): forward
-keeps only logsumexp per row (as its two parts, the row's max and the log of the shifted sum);
-backward rebuilds softmax from it in the same pass that writes
-the gradient (kernels/cross_entropy.py).
+loss_n = logsumexp(z_n) - z_n[t_n]: forward keeps only logsumexp per row (as its two parts, the
+row's max and the log of the shifted sum), and backward computes the gradient from it in one pass
+(kernels/cross_entropy.py).
 """
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Reductions over some axes: sum, mean, max, min, var.
 
-Backward spreads the gradient of each reduced value back over the elements it came from:
-sum copies it to all of them, mean divides it among them, max/min give it to the chosen element.
+Backward spreads the gradient of each reduced value back over the elements it came from.
 """
 from __future__ import annotations
 
@@ -48,8 +47,10 @@ class Sum(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # BEGIN SOLUTION reduce: sum's backward, a gradient of x's shape (ctx.shape) from grad (reduced over ctx.axes, keepdim or not)
         # d sum(x)/dx_i = 1: the gradient is copied to every summed element
         return np.broadcast_to(grad.reshape(keepdim_shape(ctx.shape, ctx.axes)), ctx.shape), None, None
+        # END SOLUTION
 
 
 class Mean(Function):
@@ -61,9 +62,11 @@ class Mean(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # BEGIN SOLUTION reduce: mean's backward, a gradient of x's shape (ctx.shape); ctx.count elements made each mean
         # d mean(x)/dx_i = 1/count for each of the `count` averaged elements
         grad = grad.reshape(keepdim_shape(ctx.shape, ctx.axes)) / ctx.count
         return np.broadcast_to(grad, ctx.shape), None, None
+        # END SOLUTION
 
 
 def pick_extreme(ctx, x: np.ndarray, axis, keepdim: bool, extreme, arg_extreme) -> np.ndarray:
@@ -84,14 +87,16 @@ def pick_extreme(ctx, x: np.ndarray, axis, keepdim: bool, extreme, arg_extreme) 
 
 
 def gradient_to_chosen(ctx, grad: np.ndarray) -> np.ndarray:
-    """The gradient of each max/min value, given back to the element(s) it was taken from and 0
-    everywhere else; over all elements it is shared equally among ties."""
+    """The gradient of x (shape ctx.shape) from the gradient of each max/min value; over all
+    elements, ties share it as torch.max() does; along an axis the element arg_extreme chose gets it."""
+    # BEGIN SOLUTION reduce: max/min's backward from what pick_extreme saved (a mask of ties over all elements, or the arg index along ctx.axis)
     (chosen,) = ctx.saved_tensors
     if ctx.axis is None:
         return grad * chosen / chosen.sum()
     grad_x = np.zeros(ctx.shape, dtype=grad.dtype)
     np.put_along_axis(grad_x, chosen, grad.reshape(chosen.shape), axis=ctx.axis)
     return grad_x
+    # END SOLUTION
 
 
 class Max(Function):
@@ -103,13 +108,12 @@ class Max(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        # d max(x)/dx_i = 1 for the chosen x_i, 0 for every other element
         return gradient_to_chosen(ctx, grad), None, None
 
 
 class Min(Max):
     """min over one axis or over all elements: Max with the smallest element chosen, and so Max's
-    backward (d min(x)/dx_i = 1 for the chosen x_i, 0 for every other element)."""
+    backward."""
 
     @staticmethod
     def forward(ctx, x, axis, keepdim):

@@ -53,7 +53,6 @@ class Softmax(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        # dx_i = y_i (g_i - sum_j g_j y_j): the Jacobian diag(y) - y y^T applied to g
         return backward_on_rows(ctx, softmax_backward, grad), None
 
 
@@ -65,5 +64,4 @@ class LogSoftmax(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        # y = x - logsumexp(x): dx_i = g_i - softmax_i * sum_j g_j, with softmax_i = exp(y_i)
         return backward_on_rows(ctx, log_softmax_backward, grad), None

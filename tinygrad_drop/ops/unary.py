@@ -127,8 +127,8 @@ class ReLUFunction(Function):
 class GELUFunction(Function):
     """x * Phi(x), exact (erf) or with the tanh approximation; fused kernel (kernels/gelu.py).
 
-    The kernel hands back gelu'(x) from the same pass (it already has Phi and exp(-x^2/2)), so
-    backward saves that instead of x and is a single multiply."""
+    The kernel hands back gelu'(x) from the same pass, so backward saves that instead of x and
+    is a single multiply."""
 
     @staticmethod
     def forward(ctx, x, approximate):
@@ -140,8 +140,7 @@ class GELUFunction(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        # d gelu(x)/dx = Phi(x) + x phi(x) (the tanh form's derivative is in kernels/gelu.py),
-        # computed by forward's kernel pass and saved as dy_dx
+        # d gelu(x)/dx, computed by forward's kernel pass (kernels/gelu.py) and saved as dy_dx
         (dy_dx,) = ctx.saved_tensors
         return grad * dy_dx, None
 

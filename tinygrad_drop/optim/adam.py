@@ -1,18 +1,13 @@
 """Adam and AdamW: per-coordinate step sizes from running moments of the gradient.
 
-For each parameter, at step t (counting from 1), with gradient g:
-
-    m = beta1 * m + (1 - beta1) * g            running mean of g       (exp_avg)
-    v = beta2 * v + (1 - beta2) * g^2          running mean of g^2     (exp_avg_sq)
-    p = p - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
-
-m and v start at 0, so early averages are too small; dividing by (1 - beta^t) corrects that bias.
+For each parameter, a step per coordinate scaled by running means of the gradient (exp_avg) and
+of its square (exp_avg_sq), both starting at 0 and corrected for that (kernels/adamw.py).
 
 The two differ only in weight decay:
-- Adam adds it to the gradient (g = g + wd * p, an L2 penalty). It then passes through the
-  adaptive scaling, so parameters with large gradients are barely decayed.
-- AdamW decays the weights directly (p = p - lr * wd * p, before the Adam step), the same for
-  every parameter: "decoupled" weight decay (Loshchilov & Hutter, 2019), what GPT training uses.
+- Adam adds it to the gradient, as an L2 penalty. It then passes through the adaptive scaling,
+  so parameters with large gradients are barely decayed.
+- AdamW decays the weights directly, before the Adam step, the same for every parameter:
+  "decoupled" weight decay (Loshchilov & Hutter, 2019), what GPT training uses.
 
 The arithmetic runs in one fused kernel per parameter (kernels/adamw.py), in place.
 """
