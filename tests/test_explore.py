@@ -124,22 +124,25 @@ def test_a_loss_function_is_run_with_the_lectures_nodes_and_the_switches_put_bac
     model, make_loss = small_gpt(fused=True)
     data = td.viz.explore(make_loss, names=model).data
     ops = {n["op"] for n in data["nodes"]}
-    assert {"ScaledDotProductAttentionBackward", "GELUFunctionBackward", "DropoutFunctionBackward"} <= ops
-    assert not ops & {"CausalQKVAttentionBackward", "LinearGELUBackward", "LinearDropoutBackward"}
+    # the lecture's attention: q k^T, scale, causal mask, softmax, dropout, @ v, a node each
+    assert {"MatMulBackward", "MaskedFillBackward", "SoftmaxBackward", "GELUFunctionBackward",
+            "DropoutFunctionBackward"} <= ops
+    assert not ops & {"CausalQKVAttentionBackward", "LinearGELUBackward", "LinearDropoutBackward",
+                      "ScaledDotProductAttentionBackward"}
     assert data["fusedNote"] is None
     assert all(m.fused for m in model.modules() if hasattr(m, "fused"))
     modules = {n["op"]: n["module"] for n in data["nodes"] if n["kind"] == "op"}
-    assert modules["ScaledDotProductAttentionBackward"] == "transformer.h.0.attn"
+    assert modules["SoftmaxBackward"] == "transformer.h.0.attn"
     assert modules["GELUFunctionBackward"] == "transformer.h.0.mlp.gelu"
-    assert sum("dropout" in n for n in data["nodes"]) == 3  # embeddings and both residual branches
-    (attention,) = [n for n in data["nodes"] if n["op"] == "ScaledDotProductAttentionBackward"]
+    assert sum("dropout" in n for n in data["nodes"]) == 4  # embeddings, attention, both residual branches
+    fused = td.viz.explore(make_loss, names=model, fused=True).data
+    assert "LinearGELUBackward" in {n["op"] for n in fused["nodes"]}
+    (attention,) = [n for n in fused["nodes"] if n["op"] == "CausalQKVAttentionBackward"]
     mask = np.array(list(attention["attention"]["mask"])).reshape(2 * 2 * 4, 4)
     weights = cells(attention["attention"]["weights"])
     assert (mask == "0").any() and (mask == "1").any()
     assert (mask[np.triu_indices(4, 1)[0], np.triu_indices(4, 1)[1]] == "2").all()  # causal: no future keys
     assert (weights[mask != "1"] == 0).all() and (weights[mask == "1"] > 0).all()
-    fused = td.viz.explore(make_loss, names=model, fused=True).data
-    assert "LinearGELUBackward" in {n["op"] for n in fused["nodes"]}
 
 
 def test_the_page_is_one_file_that_needs_no_network_and_stays_small():

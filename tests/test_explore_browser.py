@@ -137,11 +137,9 @@ def test_search_and_module_groups(browser, tmp_path):
     assert hidden == sum(1 for n in explorer.data["nodes"] if (n["module"] or "").startswith("transformer.h.0"))
     page.page.click("#expand-all")
     assert page.page.query_selector_all(".group") == []
-    (attention,) = [n for n in explorer.data["nodes"] if n["op"] == "ScaledDotProductAttentionBackward"]
-    page.page.click(f"#node-{attention['id']}")
+    (softmax,) = [n for n in explorer.data["nodes"] if n["op"] == "SoftmaxBackward"]
+    page.page.click(f"#node-{softmax['id']}")
     assert "gradcheck passed" in page.page.text_content("#gradcheck")
-    dropped = page.page.eval_on_selector_all("#node-panel .cell.dropped", "els => els.map(e => e.dataset.v)")
-    assert len(dropped) == attention["attention"]["mask"].count("0") > 0 and set(dropped) == {"0"}
     assert "backward" in page.page.text_content("#node-panel")
     assert page.errors == []
 

@@ -317,10 +317,10 @@ def _attention_heads_backward_kernel(address, layouts, sizes, probs, dropped, gr
 
 
 def check_heads(kernel: str, q, k, v) -> tuple:
-    """q (..., T, E), k (..., S, E), v (..., S, Ev) with the same leading axes (one or two):
+    """q (..., T, E), k (..., S, E), v (..., S, Ev) with the same leading axes (none, one or two):
     the shape of the weights, (BH, T, S), and of the output, (..., T, Ev)."""
     for name, array in (("q", q), ("k", k), ("v", v)):
-        checks.ndim(kernel, name, array, 3, 4)
+        checks.ndim(kernel, name, array, 2, 3, 4)
     checks.floats(kernel, q=q, k=k, v=v)
     lead, T, S = q.shape[:-2], q.shape[-2], k.shape[-2]
     checks.shapes(kernel, k=(k, lead + (S, q.shape[-1])), v=(v, lead + (S, np.shape(v)[-1])))
