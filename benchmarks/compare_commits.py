@@ -3,11 +3,14 @@
     python benchmarks/compare_commits.py 166b0a9                 # block 64, dropout 0.1
     python benchmarks/compare_commits.py HEAD~3 --block 256 --dropout 0.0 --rounds 9
 
-Two `scripts/bench.py` runs made minutes apart compare the machine's moods as much as the code
+Both compile their kernels afresh (an empty Numba cache), so that neither loads the many
+signatures a test run leaves in the cache. Two `scripts/bench.py` runs made minutes apart compare the machine's moods as much as the code
 (on a shared VM the same tree can step 30% faster or slower from one run to the next). Here the
 earlier commit's package is copied out of git under another name (`tinygrad_drop_old`, its
 models/gpt.py as `gpt_old`), both packages are imported into this process, and their steps
-alternate round by round; the paired ratio new/old per round, and its median, is the answer.
+alternate round by round, each going first every other round; the paired ratio new/old per
+round, and its median, is the answer. (Two worker processes, one per side, were tried instead:
+their rounds scattered three times as widely.)
 """
 from __future__ import annotations
 
@@ -62,7 +65,12 @@ def main() -> None:
     args = ap.parse_args()
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[variable] = str(args.threads)
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryDirectory() as cache:
+        # Both packages compile their kernels afresh, into an empty cache: a kernel loaded from a
+        # cache that the test suite filled holds many compiled signatures, and Numba then picks
+        # among them in Python on every call (an A/A comparison of one commit, the checkout
+        # against itself, came out 1.03 with the checkout's full cache, 1.003 with this).
+        os.environ["NUMBA_CACHE_DIR"] = cache
         export_old_package(args.revision, Path(folder))
         sys.path.insert(0, folder)  # the copy of the earlier commit, under its own names
         import gpt_old
@@ -76,8 +84,10 @@ def main() -> None:
             for _ in range(3):
                 step()
         samples = {name: [] for name in steps}
-        for _ in range(args.rounds):
-            for name, step in steps.items():
+        for round_number in range(args.rounds):
+            # each goes first every other round, so neither always runs right after the other
+            order = list(steps.items()) if round_number % 2 == 0 else list(reversed(steps.items()))
+            for name, step in order:
                 start = time.perf_counter()
                 for _ in range(per_round):
                     step()
