@@ -10,7 +10,7 @@ earlier commit's package is copied out of git under another name (`tinygrad_drop
 models/gpt.py as `gpt_old`), both packages are imported into this process, and their steps
 alternate round by round, each going first every other round; the paired ratio new/old per
 round, and its median, is the answer. (Two worker processes, one per side, were tried instead:
-their rounds scattered three times as widely.)
+their rounds scattered more widely; docs/performance.md.)
 """
 from __future__ import annotations
 
@@ -68,8 +68,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryDirectory() as cache:
         # Both packages compile their kernels afresh, into an empty cache: a kernel loaded from a
         # cache that the test suite filled holds many compiled signatures, and Numba then picks
-        # among them in Python on every call (an A/A comparison of one commit, the checkout
-        # against itself, came out 1.03 with the checkout's full cache, 1.003 with this).
+        # among them in Python on every call, which the other side would not pay (the A/A
+        # comparisons that showed it are in docs/performance.md).
         os.environ["NUMBA_CACHE_DIR"] = cache
         export_old_package(args.revision, Path(folder))
         sys.path.insert(0, folder)  # the copy of the earlier commit, under its own names
