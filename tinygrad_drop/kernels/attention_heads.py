@@ -18,6 +18,8 @@ the twin composes numpy's matmul, block by block, around the Numba middle instea
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -324,7 +326,7 @@ def check_heads(kernel: str, q, k, v) -> tuple:
     checks.floats(kernel, q=q, k=k, v=v)
     lead, T, S = q.shape[:-2], q.shape[-2], k.shape[-2]
     checks.shapes(kernel, k=(k, lead + (S, q.shape[-1])), v=(v, lead + (S, np.shape(v)[-1])))
-    return (int(np.prod(lead)), T, S), lead + (T, v.shape[-1])
+    return (math.prod(lead), T, S), lead + (T, v.shape[-1])
 
 
 def check_attention_heads_forward(q, k, v, bias, has_bias, causal, scale, p, key, out) -> None:

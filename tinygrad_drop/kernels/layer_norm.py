@@ -170,12 +170,19 @@ def _layer_norm_backward_kernel(grad, x, weight, mean, rstd):
 
 
 def check_layer_norm_forward(x, weight, bias, eps) -> None:
+    if (type(x) is type(weight) is type(bias) is np.ndarray and x.ndim == 2 and x.dtype in checks.FLOATS
+            and weight.dtype == bias.dtype == x.dtype and weight.shape == bias.shape == x.shape[1:]):
+        return  # the usual call; the checks below find what is wrong
     checks.ndim("layer_norm_forward", "x", x, 2)
     checks.floats("layer_norm_forward", x=x, weight=weight, bias=bias)
     checks.shapes("layer_norm_forward", weight=(weight, x.shape[1:]), bias=(bias, x.shape[1:]))
 
 
 def check_layer_norm_backward(grad, x, weight, mean, rstd) -> None:
+    if (type(grad) is type(x) is type(weight) is type(mean) is type(rstd) is np.ndarray and x.ndim == 2
+            and x.dtype in checks.FLOATS and grad.dtype == weight.dtype == mean.dtype == rstd.dtype == x.dtype
+            and grad.shape == x.shape and weight.shape == x.shape[1:] and mean.shape == rstd.shape == x.shape[:1]):
+        return  # the usual call; the checks below find what is wrong
     checks.ndim("layer_norm_backward", "x", x, 2)
     checks.floats("layer_norm_backward", grad=grad, x=x, weight=weight, mean=mean, rstd=rstd)
     checks.shapes("layer_norm_backward", grad=(grad, x.shape), weight=(weight, x.shape[1:]),
