@@ -3,14 +3,14 @@
     python benchmarks/compare_commits.py 166b0a9                 # block 64, dropout 0.1
     python benchmarks/compare_commits.py HEAD~3 --block 256 --dropout 0.0 --rounds 9
 
-Both compile their kernels afresh (an empty Numba cache), so that neither loads the many
-signatures a test run leaves in the cache. Two `scripts/bench.py` runs made minutes apart compare the machine's moods as much as the code
+Two `scripts/bench.py` runs made minutes apart compare the machine's moods as much as the code
 (on a shared VM the same tree can step 30% faster or slower from one run to the next). Here the
 earlier commit's package is copied out of git under another name (`tinygrad_drop_old`, its
-models/gpt.py as `gpt_old`), both packages are imported into this process, and their steps
-alternate round by round, each going first every other round; the paired ratio new/old per
-round, and its median, is the answer. (Two worker processes, one per side, were tried instead:
-their rounds scattered more widely; docs/performance.md.)
+models/gpt.py as `gpt_old`), both packages are imported into this process, both compile their
+kernels afresh into an empty Numba cache (neither loads the many signatures a test run leaves
+there), and their steps alternate round by round, each going first every other round; the paired
+ratio new/old per round, and its median, is the answer. (Two worker processes, one per side, were
+tried instead: their rounds scattered more widely; docs/performance.md.)
 """
 from __future__ import annotations
 

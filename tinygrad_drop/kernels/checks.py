@@ -16,7 +16,7 @@ FLOATS = (np.float32, np.float64)
 
 
 def shapes(kernel: str, **arrays_and_shapes: tuple) -> None:
-    """Each keyword is (array, the shape it must have, a tuple)."""
+    """Each keyword is (array, the tuple it must have as its shape)."""
     for name, (array, expected) in arrays_and_shapes.items():
         if getattr(array, "shape", None) != expected:
             raise ValueError(f"{kernel}: {name} has shape {np.shape(array)}, expected {tuple(expected)}")
@@ -44,7 +44,8 @@ def refuse_dtypes(kernel: str, arrays: dict) -> None:
     dtypes = {name: getattr(array, "dtype", None) for name, array in arrays.items()}
     for name, dtype in dtypes.items():
         if dtype not in FLOATS:
-            raise TypeError(f"{kernel}: {name} must be a float32 or float64 array, got {dtype or type(arrays[name])}")
+            got = type(arrays[name]) if dtype is None else dtype
+            raise TypeError(f"{kernel}: {name} must be a float32 or float64 array, got {got}")
     raise TypeError(f"{kernel}: the arrays must share one dtype, got "
                     + ", ".join(f"{name} {dtype}" for name, dtype in dtypes.items()))
 
